@@ -1,0 +1,510 @@
+/*
+ * conn.c — segment arrival and the state machine (RFC 9293 §3.10.7),
+ * with the RST, SYN and ACK hardening of RFC 5961 and the TIME-WAIT rules
+ * of RFC 1337 and RFC 6191.
+ */
+#include <string.h>
+
+#include "core/endpoint.h"
+#include "core/seq.h"
+
+void tcpu_conn_want_output(tcpu_conn *c) {
+  tcpu_endpoint_out_push(c->ep, c);
+}
+
+void tcpu_conn_add_event(tcpu_conn *c, unsigned ev) {
+  c->events |= ev;
+  tcpu_endpoint_ev_push(c->ep, c);
+}
+
+void tcpu_conn_set_state(tcpu_conn *c, tcpu_state to, tcpu_tstamp now) {
+  (void)now;
+  tcpu_state from = c->state;
+  if (from == to)
+    return;
+  c->state = to;
+  /* Observation only: the callback may not call into the connection. */
+  if (c->ep->cb.state_changed &&
+      c->ep->cb.state_changed(c, from, to, c->user_data) != 0)
+    c->ep->cb_err = TCPU_ERR_CALLBACK_FAILURE;
+}
+
+void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
+  tcpu_endpoint *ep = c->ep;
+  if (c->state == TCPU_CLOSED)
+    return;
+  if (err != 0) {
+    c->err = err;
+    /* RFC 9293 §3.10.7.4: on reset "all segment queues should be
+     * flushed"; what the application never read is gone. */
+    tcpu_ring_free(&c->sndq);
+    tcpu_ring_free(&c->rcvq);
+  }
+  tcpu_timer_stop_all(c);
+  tcpu_conn_set_state(c, TCPU_CLOSED, now);
+  tcpu_endpoint_hash_del(ep, c);
+  ep->st.conns_closed++;
+  if (c->parent) {
+    tcpu_listen_detach(c);
+  } else if (c->handle_open) {
+    tcpu_conn_add_event(c, TCPU_EV_CLOSED | TCPU_EV_READABLE);
+    return;
+  }
+  c->dead = 1;
+  ep->reaping_needed = 1;
+}
+
+void tcpu_conn_reset(tcpu_conn *c, int err, tcpu_tstamp now) {
+  if (c->state != TCPU_CLOSED && c->state != TCPU_LISTEN &&
+      c->state != TCPU_SYN_SENT) {
+    tcpu_seg r;
+    memset(&r, 0, sizeof r);
+    r.sport = c->lport;
+    r.dport = c->rport;
+    r.seq = c->snd_max;
+    r.ack = c->rcv_nxt;
+    r.flags = TH_RST | TH_ACK;
+    tcpu_endpoint_queue_ctl(c->ep, &c->peer, &r);
+  }
+  tcpu_conn_terminate(c, err, now);
+}
+
+void tcpu_conn_take_syn_options(tcpu_conn *c, const tcpu_seg *s) {
+  const tcpu_settings *st = &c->ep->s;
+  if (s->opt.has_mss)
+    c->peer_mss = s->opt.mss < 64 ? 64 : s->opt.mss;
+  /* RFC 7323 §2.2: scaling is on only if both sides sent the option. */
+  c->ws_ok = st->window_scaling && s->opt.has_wscale;
+  if (c->ws_ok) {
+    /* RFC 7323 §2.3: a shift above 14 is treated as 14. */
+    c->snd_wscale = s->opt.wscale > TCPU_WSCALE_MAX ? TCPU_WSCALE_MAX
+                                                    : s->opt.wscale;
+  } else {
+    c->snd_wscale = 0;
+    c->rcv_wscale = 0;
+  }
+  /* RFC 7323 §3.2: timestamps only if both sides offered them. */
+  c->ts_ok = st->timestamps && s->opt.has_ts;
+  if (c->ts_ok)
+    c->ts_recent = s->opt.ts_val;
+  c->sack_ok = st->sack && s->opt.sack_permitted;
+}
+
+static void ack_now(tcpu_conn *c) {
+  c->ack_now = 1;
+  tcpu_conn_want_output(c);
+}
+
+static void challenge_ack(tcpu_conn *c) {
+  c->ep->st.challenge_acks++;
+  ack_now(c);
+}
+
+/* Receive window we advertised last: segments are judged against it. */
+static uint32_t adv_window(const tcpu_conn *c) {
+  return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+/* RFC 9293 §3.10.7.4, first check, and the trimming it implies: keep only
+ * the part of the segment inside the window.  Returns 0 if unacceptable. */
+static int accept_and_trim(tcpu_conn *c, tcpu_seg *s) {
+  uint32_t wnd = adv_window(c);
+  uint32_t len = tcpu_seg_seqlen(s);
+  uint32_t nxt = c->rcv_nxt;
+  int ok;
+  if (len == 0)
+    ok = wnd == 0 ? s->seq == nxt : seq_in(s->seq, nxt, nxt + wnd);
+  else if (wnd == 0)
+    /* "special allowance should be made to accept valid ACKs, URGs, and
+     * RSTs": a probe at RCV.NXT is processed with its text dropped. */
+    ok = s->seq == nxt;
+  else
+    ok = seq_in(s->seq, nxt, nxt + wnd) ||
+         seq_in(s->seq + len - 1, nxt, nxt + wnd);
+  if (!ok)
+    return 0;
+  if (seq_lt(s->seq, nxt)) {
+    uint32_t d = nxt - s->seq;
+    if (s->flags & TH_SYN) {
+      s->flags &= (uint8_t)~TH_SYN;
+      d--;
+      s->seq++;
+    }
+    if (d > s->len)
+      d = (uint32_t)s->len; /* only the FIN is new */
+    s->data += d;
+    s->len -= d;
+    s->seq += d;
+  }
+  uint32_t room = wnd - (s->seq - nxt);
+  if (seq_gt(s->seq + (uint32_t)s->len, nxt + wnd) || s->len > room) {
+    s->len = room < s->len ? room : s->len;
+    s->flags &= (uint8_t)~TH_FIN;
+  }
+  if (wnd == 0 && s->len > 0) {
+    s->len = 0;
+    s->flags &= (uint8_t)~TH_FIN;
+  }
+  return 1;
+}
+
+static void rst_input(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  /* RFC 5961 §3.2: only an RST exactly at RCV.NXT resets; one elsewhere
+   * in the window draws a challenge ACK, so a blind attacker must guess
+   * the exact sequence number. */
+  if (s->seq != c->rcv_nxt) {
+    challenge_ack(c);
+    return;
+  }
+  switch (c->state) {
+  case TCPU_SYN_RCVD:
+    /* RFC 9293 §3.10.7.4: a passive open returns to LISTEN (the listener
+     * simply loses the embryonic child); an active one is refused. */
+    tcpu_conn_terminate(c, c->passive ? TCPU_ERR_RESET : TCPU_ERR_REFUSED,
+                        now);
+    break;
+  case TCPU_TIME_WAIT:
+    /* RFC 1337 §3 (fix H1): ignore RST in TIME-WAIT, so an old duplicate
+     * cannot assassinate it early. */
+    break;
+  default:
+    tcpu_conn_terminate(c, TCPU_ERR_RESET, now);
+    break;
+  }
+}
+
+static void update_window(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  /* RFC 9293 §3.10.7.4: update only from a segment newer than the one
+   * that last set it (SND.WL1/WL2), so old segments cannot shrink it. */
+  if (seq_lt(c->snd_wl1, s->seq) ||
+      (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack))) {
+    uint32_t old = c->snd_wnd;
+    c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
+    c->snd_wl1 = s->seq;
+    c->snd_wl2 = s->ack;
+    if (c->snd_wnd > c->max_snd_wnd)
+      c->max_snd_wnd = c->snd_wnd;
+    if (c->snd_wnd != old) {
+      tcpu_timer_on_window(c, now);
+      tcpu_conn_want_output(c);
+    }
+  }
+}
+
+static int fin_acked(const tcpu_conn *c) {
+  return c->fin_sent && c->snd_una == c->snd_max;
+}
+
+/* RFC 5681 §3.1: slow start below ssthresh, then about one MSS per RTT.
+ * The pluggable congestion control of a later issue replaces this. */
+static void cc_on_ack(tcpu_conn *c, uint32_t acked) {
+  uint32_t mss = tcpu_conn_payload_mss(c);
+  if (c->cwnd < c->ssthresh) {
+    c->cwnd += acked < mss ? acked : mss;
+  } else {
+    uint32_t inc = (uint32_t)((uint64_t)mss * mss / (c->cwnd ? c->cwnd : 1));
+    c->cwnd += inc ? inc : 1;
+  }
+}
+
+static void new_ack(tcpu_conn *c, uint32_t ack, tcpu_tstamp now) {
+  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
+  uint32_t upto = seq_min(ack, data_end);
+  if (seq_gt(upto, c->snd_buf_seq)) {
+    uint32_t n = upto - c->snd_buf_seq;
+    tcpu_ring_drop(&c->sndq, n);
+    c->snd_buf_seq = upto;
+    c->bytes_acked += n;
+    cc_on_ack(c, n);
+    if (c->want_writable && tcpu_ring_space(&c->sndq) > 0) {
+      c->want_writable = 0;
+      tcpu_conn_add_event(c, TCPU_EV_WRITABLE);
+    }
+  }
+  /* Karn's rule (RFC 6298 §3): the timed segment was not retransmitted,
+   * or timing would have been cancelled. */
+  if (c->rtt_timing && seq_gt(ack, c->rtt_seq)) {
+    c->rtt_timing = 0;
+    tcpu_rtt_sample(c, now - c->rtt_time);
+  }
+  c->snd_una = ack;
+  if (seq_lt(c->snd_nxt, ack))
+    c->snd_nxt = ack;
+  c->backoff = 0;
+  tcpu_timer_on_ack(c, now);
+  tcpu_conn_want_output(c);
+}
+
+static void become_established(tcpu_conn *c, const tcpu_seg *s,
+                               tcpu_tstamp now) {
+  c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
+  c->max_snd_wnd = c->snd_wnd;
+  c->snd_wl1 = s->seq;
+  c->snd_wl2 = s->ack;
+  tcpu_conn_set_state(c, TCPU_ESTABLISHED, now);
+}
+
+/* Seventh and eighth steps: segment text, then FIN. */
+static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  int can_receive = c->state == TCPU_ESTABLISHED ||
+                    c->state == TCPU_FIN_WAIT_1 ||
+                    c->state == TCPU_FIN_WAIT_2;
+  if (s->len > 0 && can_receive) {
+    if (!c->handle_open && c->parent == NULL) {
+      /* Nobody will ever read it: RFC 9293 §3.10.4 lets a closed
+       * receiver reset, and Linux does (TCPAbortOnData). */
+      tcpu_conn_reset(c, TCPU_ERR_ABORTED, now);
+      return;
+    }
+    if (s->seq != c->rcv_nxt) {
+      /* Beyond RCV.NXT: no reassembly here; a duplicate ACK at once
+       * tells the sender where the hole is (RFC 5681 §4.2). */
+      c->ep->st.drop_out_of_order++;
+      ack_now(c);
+      return;
+    }
+    long n = tcpu_ring_push(&c->rcvq, s->data, s->len);
+    if (n < 0) {
+      ack_now(c);
+      return; /* out of memory: treat as lost, the peer retransmits */
+    }
+    c->rcv_nxt += (uint32_t)n;
+    c->bytes_received += (uint64_t)n;
+    c->rcv_bytes_unacked += (uint32_t)n;
+    if (n > 0)
+      tcpu_conn_add_event(c, TCPU_EV_READABLE);
+    if ((size_t)n < s->len) {
+      ack_now(c);
+      return; /* the rest did not fit: no FIN yet either */
+    }
+    tcpu_timer_on_data_received(c, now);
+  }
+  if (!(s->flags & TH_FIN) || s->seq + (uint32_t)s->len != c->rcv_nxt)
+    return;
+  if (c->state == TCPU_CLOSE_WAIT || c->state == TCPU_CLOSING ||
+      c->state == TCPU_LAST_ACK || c->state == TCPU_TIME_WAIT)
+    return;
+  c->rcv_nxt++;
+  c->fin_rcvd = 1;
+  ack_now(c);
+  tcpu_conn_add_event(c, TCPU_EV_READABLE);
+  switch (c->state) {
+  case TCPU_SYN_RCVD:
+  case TCPU_ESTABLISHED:
+    tcpu_conn_set_state(c, TCPU_CLOSE_WAIT, now);
+    break;
+  case TCPU_FIN_WAIT_1:
+    /* Our FIN is not acknowledged yet, or we would be in FIN-WAIT-2. */
+    tcpu_conn_set_state(c, TCPU_CLOSING, now);
+    break;
+  case TCPU_FIN_WAIT_2:
+    tcpu_conn_set_state(c, TCPU_TIME_WAIT, now);
+    tcpu_timer_on_time_wait(c, now);
+    break;
+  default:
+    break;
+  }
+}
+
+static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
+  int ack_ok = 0;
+  if (s->flags & TH_ACK) {
+    /* RFC 9293 §3.10.7.3: an ACK of something we never sent. */
+    if (seq_leq(s->ack, c->iss) || seq_gt(s->ack, c->snd_max)) {
+      tcpu_endpoint_reply_rst(c->ep, &c->peer, s);
+      return;
+    }
+    ack_ok = 1;
+  }
+  if (s->flags & TH_RST) {
+    /* RFC 5961 §3.2: in SYN-SENT an RST is valid only if it acknowledges
+     * our SYN. */
+    if (ack_ok)
+      tcpu_conn_terminate(c, TCPU_ERR_REFUSED, now);
+    return;
+  }
+  if (!(s->flags & TH_SYN))
+    return;
+  c->irs = s->seq;
+  c->rcv_nxt = s->seq + 1;
+  c->rcv_adv = c->rcv_nxt;
+  tcpu_conn_take_syn_options(c, s);
+  if (ack_ok) {
+    c->snd_una = s->ack;
+    if (seq_lt(c->snd_nxt, c->snd_una))
+      c->snd_nxt = c->snd_una;
+    if (c->rtt_timing) {
+      c->rtt_timing = 0;
+      tcpu_rtt_sample(c, now - c->rtt_time);
+    }
+    c->backoff = 0;
+    become_established(c, s, now);
+    tcpu_conn_on_established(c, now);
+    tcpu_timer_on_ack(c, now);
+    tcpu_conn_add_event(c, TCPU_EV_CONNECTED | TCPU_EV_WRITABLE);
+    ack_now(c);
+    /* Data or FIN riding on the SYN-ACK (RFC 9293 §3.10.7.3 "sixth"). */
+    s->seq++;
+    s->flags &= (uint8_t)~TH_SYN;
+    c->rcv_adv = c->rcv_nxt + tcpu_conn_rcv_window(c);
+    if (s->len > 0 || (s->flags & TH_FIN))
+      text_and_fin(c, s, now);
+    return;
+  }
+  /* Simultaneous open (RFC 9293 §3.5, Figure 8): answer with SYN,ACK from
+   * our ISS and wait in SYN-RECEIVED.  Text in the SYN is dropped; the
+   * peer retransmits it once we acknowledge only the SYN. */
+  c->snd_wnd = s->wnd; /* RFC 7323 §2.2: a SYN's window is never scaled */
+  c->snd_wl1 = s->seq;
+  c->snd_wl2 = s->ack;
+  c->syn_sent_flag = 0;
+  c->snd_nxt = c->iss;
+  tcpu_conn_set_state(c, TCPU_SYN_RCVD, now);
+  tcpu_conn_want_output(c);
+}
+
+/* TIME-WAIT's own rules.  Returns 1 when the segment is dealt with. */
+static int time_wait_input(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  if ((s->flags & TH_SYN) && !(s->flags & TH_ACK) &&
+      seq_gt(s->seq, c->rcv_nxt)) {
+    /* RFC 9293 §3.10.7.4 note / RFC 6191: a new SYN beyond the old
+     * connection's sequence space may reopen the 4-tuple. */
+    tcpu_endpoint *ep = c->ep;
+    tcpu_addr peer = c->peer;
+    tcpu_conn *l = tcpu_endpoint_find_listener(ep, c->lport);
+    tcpu_conn_terminate(c, 0, now);
+    if (l)
+      tcpu_listen_input(l, &peer, s, now);
+    return 1;
+  }
+  if (s->flags & TH_RST)
+    return 1; /* RFC 1337 */
+  if ((s->flags & TH_FIN) &&
+      s->seq + (uint32_t)s->len + 1 == c->rcv_nxt) {
+    /* RFC 9293 §3.10.7.4 eighth step: a retransmitted FIN is acknowledged
+     * and restarts the 2 MSL wait. */
+    ack_now(c);
+    tcpu_timer_on_time_wait(c, now);
+    return 1;
+  }
+  return 0;
+}
+
+void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
+  tcpu_seg seg = *in;
+  tcpu_seg *s = &seg;
+  c->segs_in++;
+  switch (c->state) {
+  case TCPU_CLOSED:
+  case TCPU_LISTEN:
+    return;
+  case TCPU_SYN_SENT:
+    syn_sent_input(c, s, now);
+    return;
+  case TCPU_TIME_WAIT:
+    if (time_wait_input(c, s, now))
+      return;
+    break;
+  case TCPU_SYN_RCVD:
+    if ((s->flags & TH_SYN) && !(s->flags & TH_ACK) && s->seq == c->irs) {
+      /* The peer lost our SYN-ACK and sent its SYN again: answer it. */
+      c->syn_sent_flag = 0;
+      tcpu_conn_want_output(c);
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+
+  uint32_t orig_seq = s->seq;
+  /* First: sequence number acceptable? (RFC 9293 §3.10.7.4) */
+  if (!accept_and_trim(c, s)) {
+    if (!(s->flags & TH_RST)) {
+      c->ep->st.drop_unacceptable++;
+      ack_now(c);
+    }
+    return;
+  }
+  /* RFC 7323 §4.3: TS.Recent follows the segment at the left edge. */
+  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt))
+    c->ts_recent = in->opt.ts_val;
+
+  /* Second: RST. */
+  if (s->flags & TH_RST) {
+    seg.seq = orig_seq;
+    rst_input(c, s, now);
+    return;
+  }
+  /* Fourth: SYN in a synchronized state (RFC 5961 §4). */
+  if (s->flags & TH_SYN) {
+    if (c->state == TCPU_SYN_RCVD && c->passive) {
+      /* RFC 9293 §3.10.7.4: a passive open returns to LISTEN. */
+      tcpu_conn_terminate(c, TCPU_ERR_RESET, now);
+      return;
+    }
+    challenge_ack(c);
+    return;
+  }
+  /* Fifth: ACK. */
+  if (!(s->flags & TH_ACK))
+    return;
+  if (c->state == TCPU_SYN_RCVD) {
+    if (!(seq_lt(c->snd_una, s->ack) && seq_leq(s->ack, c->snd_max))) {
+      tcpu_endpoint_reply_rst(c->ep, &c->peer, s);
+      return;
+    }
+    if (c->passive && tcpu_listen_established(c, now) != 0) {
+      /* Accept queue full (listen.c counted it). */
+      if (c->ep->s.accept_overflow == TCPU_OVERFLOW_RST)
+        tcpu_conn_reset(c, TCPU_ERR_RESET, now);
+      return; /* DROP: the SYN-ACK timer will ask for the ACK again */
+    }
+    c->backoff = 0;
+    become_established(c, s, now);
+    tcpu_conn_on_established(c, now);
+    new_ack(c, s->ack, now);
+    if (!c->passive)
+      tcpu_conn_add_event(c, TCPU_EV_CONNECTED | TCPU_EV_WRITABLE);
+  } else {
+    /* RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <=
+     * SND.NXT (SND.MAX here: after a timeout SND.NXT falls back). */
+    if (seq_gt(s->ack, c->snd_max) ||
+        seq_lt(s->ack, c->snd_una - c->max_snd_wnd)) {
+      c->ep->st.drop_unacceptable++;
+      ack_now(c);
+      return;
+    }
+    c->probes_out = 0;
+    if (seq_gt(s->ack, c->snd_una))
+      new_ack(c, s->ack, now);
+    update_window(c, s, now);
+  }
+
+  switch (c->state) {
+  case TCPU_FIN_WAIT_1:
+    if (fin_acked(c)) {
+      tcpu_conn_set_state(c, TCPU_FIN_WAIT_2, now);
+      if (!c->handle_open)
+        tcpu_timer_on_orphan(c, now);
+    }
+    break;
+  case TCPU_CLOSING:
+    if (fin_acked(c)) {
+      tcpu_conn_set_state(c, TCPU_TIME_WAIT, now);
+      tcpu_timer_on_time_wait(c, now);
+    }
+    return;
+  case TCPU_LAST_ACK:
+    if (fin_acked(c))
+      tcpu_conn_terminate(c, 0, now);
+    return;
+  case TCPU_TIME_WAIT:
+    return;
+  default:
+    break;
+  }
+  /* Sixth (URG) is not supported (RFC 6093 §5: new applications SHOULD
+   * NOT use it); urgent data is delivered as ordinary data. */
+  text_and_fin(c, s, now);
+}

@@ -1,0 +1,158 @@
+/*
+ * conn.h — the transmission control block (RFC 9293 §3.3.1) and the
+ * internal interface between the connection's parts:
+ *   conn.c      segment arrival (RFC 9293 §3.10.7), the state machine
+ *   conn_out.c  what to send next
+ *   conn_api.c  user calls (RFC 9293 §3.10.1-3.10.6)
+ *   listen.c    listeners, SYN and accept queues, SYN cookies
+ *   timer.c     every timer; callers report events, only timer.c arms
+ *   rtt.c       RTO estimation (RFC 6298)
+ */
+#ifndef TCPU_CORE_CONN_H
+#define TCPU_CORE_CONN_H
+
+#include "core/ring.h"
+#include "core/seg.h"
+#include "tcpu/tcpu.h"
+
+typedef enum tcpu_timer_kind {
+  TCPU_TIMER_RTX = 0, /* SYN, SYN-ACK, data and FIN retransmission */
+  TCPU_TIMER_DELACK,  /* delayed ACK */
+  TCPU_TIMER_PERSIST, /* zero-window probe */
+  TCPU_TIMER_2MSL,    /* TIME_WAIT, and the orphaned FIN_WAIT_2 timeout */
+  TCPU_TIMER_COUNT
+} tcpu_timer_kind;
+
+/* Application events, collected while a segment is processed and
+ * delivered once processing is over (so callbacks may call back in). */
+enum {
+  TCPU_EV_ACCEPT = 1u << 0,
+  TCPU_EV_CONNECTED = 1u << 1,
+  TCPU_EV_READABLE = 1u << 2,
+  TCPU_EV_WRITABLE = 1u << 3,
+  TCPU_EV_CLOSED = 1u << 4
+};
+
+typedef struct tcpu_listener {
+  int backlog;
+  unsigned syn_count, acc_count;
+  struct tcpu_conn *syn_head;             /* embryonic children, SYN_RCVD */
+  struct tcpu_conn *acc_head, *acc_tail;  /* established, not yet accepted */
+} tcpu_listener;
+
+struct tcpu_conn {
+  tcpu_endpoint *ep;
+  struct tcpu_conn *hnext;              /* hash chain */
+  struct tcpu_conn *next, *prev;        /* every connection of the endpoint */
+  struct tcpu_conn *out_next;           /* output queue */
+  struct tcpu_conn *ev_next;            /* event queue */
+  struct tcpu_conn *parent;             /* listener of a queued child */
+  struct tcpu_conn *q_next;             /* in the parent's SYN/accept queue */
+  tcpu_listener *lst;                   /* non-NULL for listeners */
+
+  tcpu_state state;
+  tcpu_addr peer;
+  uint16_t lport, rport;
+  int err;
+  void *user_data;
+
+  unsigned handle_open : 1;  /* the application holds the handle */
+  unsigned in_hash : 1, in_outq : 1, in_evq : 1, dead : 1;
+  unsigned passive : 1;      /* opened by a listener */
+  unsigned in_accept_q : 1;
+  unsigned fin_queued : 1;   /* the user shut the write side */
+  unsigned fin_sent : 1;     /* a FIN is at snd_max - 1 */
+  unsigned fin_rcvd : 1;     /* the peer's FIN is consumed */
+  unsigned syn_sent_flag : 1;/* the current SYN(-ACK) went out */
+  unsigned ack_now : 1;      /* send an ACK at the next chance */
+  unsigned ts_ok : 1, sack_ok : 1, ws_ok : 1, nodelay : 1;
+  unsigned want_writable : 1;
+  unsigned rtt_timing : 1;   /* Karn: a segment is being timed */
+  unsigned probe_due : 1;    /* persist timer fired: send one byte */
+  unsigned events;           /* TCPU_EV_* pending */
+
+  /* Send sequence variables (RFC 9293 §3.3.1). */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+  uint32_t snd_wnd, max_snd_wnd; /* bytes, scaled */
+  uint8_t snd_wscale, rcv_wscale;
+  /* Receive sequence variables. */
+  uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
+  uint16_t peer_mss;  /* from the MSS option, 536 without (RFC 9293 §3.7.1) */
+  uint16_t adv_mss;   /* the MSS we advertise */
+  uint32_t ts_recent, ts_offset;
+  uint32_t rcv_bytes_unacked; /* in-order bytes not yet acknowledged */
+
+  tcpu_ring sndq; /* first byte has sequence number snd_buf_seq */
+  uint32_t snd_buf_seq;
+  tcpu_ring rcvq;
+
+  tcpu_tstamp timer[TCPU_TIMER_COUNT];
+  uint32_t backoff;   /* consecutive RTO expirations */
+  uint32_t persist_backoff;
+  uint32_t probes_out; /* zero-window probes the peer has not answered */
+  uint32_t rtt_seq;   /* sequence number being timed */
+  tcpu_tstamp rtt_time;
+  tcpu_duration srtt, rttvar, rto;
+
+  uint32_t cwnd, ssthresh; /* bytes; the congestion-control seam */
+
+  uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
+  uint64_t segs_in, segs_out, retransmits, timeouts;
+};
+
+/* ---- conn.c: segment arrival */
+/* Processes a segment for c.  May free nothing: a connection that ends is
+ * marked and reaped by the endpoint later. */
+void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now);
+/* Moves c to state `to`, calls state_changed, queues the closed event. */
+void tcpu_conn_set_state(tcpu_conn *c, tcpu_state to, tcpu_tstamp now);
+/* Ends the connection with err (0, RESET, REFUSED, TIMEDOUT). */
+void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now);
+/* Applies the options of a SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323). */
+void tcpu_conn_take_syn_options(tcpu_conn *c, const tcpu_seg *s);
+/* A data byte, a FIN or an ACK state change happened: the conn has
+ * something for tcpu_conn_output. */
+void tcpu_conn_want_output(tcpu_conn *c);
+void tcpu_conn_add_event(tcpu_conn *c, unsigned ev);
+/* Sends RST for the current state (RFC 9293 §3.10.7.4) and closes. */
+void tcpu_conn_reset(tcpu_conn *c, int err, tcpu_tstamp now);
+/* c reached ESTABLISHED: a FIN the user queued earlier may now go. */
+void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now);
+
+/* ---- conn_out.c: output */
+/* Writes the next segment due into buf; 0 when nothing is due. */
+tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                            tcpu_tstamp now);
+/* Payload bytes per segment: the send MSS less the options every segment
+ * carries (RFC 9293 §3.7.1: options are not counted in the MSS). */
+uint32_t tcpu_conn_payload_mss(const tcpu_conn *c);
+/* Window we can advertise now, in bytes. */
+uint32_t tcpu_conn_rcv_window(const tcpu_conn *c);
+/* The application consumed data: a window update may be due. */
+void tcpu_conn_on_read(tcpu_conn *c);
+/* RFC 7323 §5.4 TSval: a millisecond clock with a per-connection offset. */
+uint32_t tcpu_conn_ts_now(const tcpu_conn *c, tcpu_tstamp now);
+
+/* ---- conn_api.c */
+tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
+                         uint16_t lport, uint16_t rport, tcpu_tstamp now);
+void tcpu_conn_free(tcpu_conn *c);
+
+/* ---- timer.c: only this file arms and cancels timers */
+tcpu_tstamp tcpu_timer_expiry(const tcpu_conn *c);
+void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_send(tcpu_conn *c, int retransmittable, tcpu_tstamp now);
+void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_ack_sent(tcpu_conn *c);
+void tcpu_timer_on_data_received(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_window(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_time_wait(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_orphan(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_stop_all(tcpu_conn *c);
+
+/* ---- rtt.c (RFC 6298) */
+void tcpu_rtt_init(tcpu_conn *c);
+void tcpu_rtt_sample(tcpu_conn *c, tcpu_duration r);
+tcpu_duration tcpu_rtt_rto(const tcpu_conn *c); /* with backoff */
+
+#endif /* TCPU_CORE_CONN_H */

@@ -1,0 +1,310 @@
+/*
+ * conn_api.c — the user calls of RFC 9293 §3.10.1-3.10.6 (OPEN, SEND,
+ * RECEIVE, CLOSE, ABORT, STATUS) on the connection object.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/endpoint.h"
+#include "core/seq.h"
+
+tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
+                         uint16_t lport, uint16_t rport, tcpu_tstamp now) {
+  tcpu_conn *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return NULL;
+  c->ep = ep;
+  if (peer)
+    c->peer = *peer;
+  c->lport = lport;
+  c->rport = rport;
+  c->state = TCPU_CLOSED;
+  c->user_data = ep->user_data;
+  c->nodelay = ep->s.nodelay;
+  c->peer_mss = 536; /* RFC 9293 §3.7.1 default without the option */
+  c->adv_mss = tcpu_endpoint_mss(ep, peer ? peer->family : TCPU_AF_INET);
+  c->snd_wscale = c->rcv_wscale = 0;
+  for (int i = 0; i < TCPU_TIMER_COUNT; i++)
+    c->timer[i] = TCPU_TSTAMP_NONE;
+  tcpu_ring_init(&c->sndq, ep->s.sndbuf);
+  tcpu_ring_init(&c->rcvq, ep->s.rcvbuf);
+  tcpu_rtt_init(c);
+  /* RFC 7323 §2.3: the smallest shift that lets the buffer be advertised. */
+  if (ep->s.window_scaling)
+    while (c->rcv_wscale < TCPU_WSCALE_MAX &&
+           (ep->s.rcvbuf >> c->rcv_wscale) > 65535)
+      c->rcv_wscale++;
+  /* RFC 7323 §5.4: a per-connection random offset for TSval. */
+  c->ts_offset = (uint32_t)tcpu_keyed_hash(ep, &now, sizeof now, 0x7323) ^
+                 (uint32_t)(uintptr_t)c;
+  c->next = ep->all;
+  c->prev = NULL;
+  if (ep->all)
+    ep->all->prev = c;
+  ep->all = c;
+  return c;
+}
+
+void tcpu_conn_free(tcpu_conn *c) {
+  tcpu_endpoint *ep = c->ep;
+  tcpu_endpoint_hash_del(ep, c);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    ep->all = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  tcpu_ring_free(&c->sndq);
+  tcpu_ring_free(&c->rcvq);
+  free(c->lst);
+  free(c);
+}
+
+/* RFC 9293 §3.10.1 OPEN, active. */
+int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer, uint16_t local_port,
+                 uint16_t remote_port, tcpu_conn **pc, tcpu_tstamp now) {
+  if (ep == NULL || peer == NULL || pc == NULL || remote_port == 0 ||
+      (peer->family != TCPU_AF_INET && peer->family != TCPU_AF_INET6))
+    return TCPU_ERR_INVAL;
+  if (local_port == 0) {
+    int rv = tcpu_ephemeral_port(ep, peer, remote_port, &local_port);
+    if (rv != 0)
+      return rv;
+  } else if (tcpu_endpoint_find(ep, peer, local_port, remote_port)) {
+    return TCPU_ERR_ADDRINUSE;
+  }
+  tcpu_conn *c = tcpu_conn_new(ep, peer, local_port, remote_port, now);
+  if (c == NULL)
+    return TCPU_ERR_NOMEM;
+  if (tcpu_endpoint_hash_add(ep, c) != 0) {
+    tcpu_conn_free(c);
+    return TCPU_ERR_NOMEM;
+  }
+  c->handle_open = 1;
+  c->iss = tcpu_isn(ep, peer, local_port, remote_port, now);
+  c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+  c->snd_buf_seq = c->iss + 1;
+  c->ts_ok = ep->s.timestamps;
+  c->sack_ok = ep->s.sack;
+  c->ws_ok = ep->s.window_scaling;
+  ep->st.conns_opened++;
+  tcpu_conn_set_state(c, TCPU_SYN_SENT, now);
+  tcpu_conn_want_output(c);
+  *pc = c;
+  return 0;
+}
+
+static int conn_failed(const tcpu_conn *c) {
+  return c->state == TCPU_CLOSED && c->err != 0;
+}
+
+/* RFC 9293 §3.10.2 SEND. */
+tcpu_ssize tcpu_conn_write(tcpu_conn *c, const uint8_t *data, size_t len,
+                           tcpu_tstamp now) {
+  (void)now;
+  if (c == NULL || (data == NULL && len > 0))
+    return TCPU_ERR_INVAL;
+  if (conn_failed(c))
+    return c->err;
+  switch (c->state) {
+  case TCPU_SYN_SENT:
+  case TCPU_SYN_RCVD:
+  case TCPU_ESTABLISHED:
+  case TCPU_CLOSE_WAIT:
+    break;
+  case TCPU_CLOSED:
+  case TCPU_LISTEN:
+    return TCPU_ERR_NOTCONN;
+  default:
+    return TCPU_ERR_PIPE;
+  }
+  if (c->fin_queued)
+    return TCPU_ERR_PIPE;
+  if (len == 0)
+    return 0;
+  long n = tcpu_ring_push(&c->sndq, data, len);
+  if (n < 0)
+    return TCPU_ERR_NOMEM;
+  if (n == 0) {
+    c->want_writable = 1;
+    return TCPU_ERR_AGAIN;
+  }
+  tcpu_conn_want_output(c);
+  return n;
+}
+
+/* RFC 9293 §3.10.3 RECEIVE. */
+tcpu_ssize tcpu_conn_read(tcpu_conn *c, uint8_t *buf, size_t len,
+                          tcpu_tstamp now) {
+  if (c == NULL || (buf == NULL && len > 0))
+    return TCPU_ERR_INVAL;
+  if (c->state == TCPU_LISTEN)
+    return TCPU_ERR_NOTCONN;
+  size_t n = c->rcvq.len < len ? c->rcvq.len : len;
+  if (n == 0) {
+    if (conn_failed(c))
+      return c->err;
+    if (c->fin_rcvd)
+      return 0;
+    if (c->state == TCPU_CLOSED)
+      return TCPU_ERR_NOTCONN;
+    return TCPU_ERR_AGAIN;
+  }
+  (void)now;
+  tcpu_ring_peek(&c->rcvq, 0, buf, n);
+  tcpu_ring_drop(&c->rcvq, n);
+  tcpu_conn_on_read(c);
+  return (tcpu_ssize)n;
+}
+
+/* The FIN becomes part of the sequence space: RFC 9293 §3.10.4, CLOSE in
+ * ESTABLISHED enters FIN-WAIT-1, in CLOSE-WAIT enters LAST-ACK.  In the
+ * SYN states the FIN waits for ESTABLISHED (RFC 9293 §3.10.4, "queue for
+ * processing after entering ESTABLISHED state"). */
+static void apply_shutdown(tcpu_conn *c, tcpu_tstamp now) {
+  if (c->state == TCPU_ESTABLISHED)
+    tcpu_conn_set_state(c, TCPU_FIN_WAIT_1, now);
+  else if (c->state == TCPU_CLOSE_WAIT)
+    tcpu_conn_set_state(c, TCPU_LAST_ACK, now);
+  else
+    return;
+  tcpu_conn_want_output(c);
+}
+
+int tcpu_conn_shutdown(tcpu_conn *c, tcpu_tstamp now) {
+  if (c == NULL)
+    return TCPU_ERR_INVAL;
+  if (c->state == TCPU_LISTEN ||
+      (c->state == TCPU_CLOSED && c->err == 0))
+    return TCPU_ERR_NOTCONN;
+  if (conn_failed(c))
+    return c->err;
+  if (c->fin_queued)
+    return 0;
+  c->fin_queued = 1;
+  apply_shutdown(c, now);
+  return 0;
+}
+
+void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
+  /* RFC 6928: an initial window of 10 segments; RFC 5681 §3.1: ssthresh
+   * starts arbitrarily high. */
+  c->cwnd = 10 * tcpu_conn_payload_mss(c);
+  c->ssthresh = UINT32_MAX;
+  if (c->fin_queued)
+    apply_shutdown(c, now);
+}
+
+static void release(tcpu_conn *c) {
+  c->handle_open = 0;
+  c->events = 0;
+  if (c->state == TCPU_CLOSED) {
+    tcpu_endpoint_hash_del(c->ep, c);
+    c->dead = 1;
+    c->ep->reaping_needed = 1;
+  }
+}
+
+static int synchronized(tcpu_state s) {
+  return s >= TCPU_ESTABLISHED;
+}
+
+void tcpu_conn_close(tcpu_conn *c, tcpu_tstamp now) {
+  if (c == NULL || !c->handle_open)
+    return;
+  if (c->lst) {
+    tcpu_listen_close(c, now);
+    tcpu_conn_set_state(c, TCPU_CLOSED, now);
+    release(c);
+    return;
+  }
+  /* RFC 9293 §3.10.4 / RFC 2525 §2.17: closing with unread data resets,
+   * so the peer learns its data was not consumed (Linux does the same). */
+  if (c->rcvq.len > 0 && synchronized(c->state) &&
+      c->state != TCPU_TIME_WAIT) {
+    tcpu_conn_reset(c, TCPU_ERR_ABORTED, now);
+    release(c);
+    return;
+  }
+  switch (c->state) {
+  case TCPU_SYN_SENT:
+    /* RFC 9293 §3.10.4: delete the TCB. */
+    tcpu_conn_terminate(c, 0, now);
+    break;
+  case TCPU_SYN_RCVD:
+  case TCPU_ESTABLISHED:
+  case TCPU_CLOSE_WAIT:
+    c->fin_queued = 1;
+    apply_shutdown(c, now);
+    break;
+  case TCPU_FIN_WAIT_2:
+    tcpu_timer_on_orphan(c, now);
+    break;
+  default:
+    break;
+  }
+  release(c);
+}
+
+void tcpu_conn_abort(tcpu_conn *c, tcpu_tstamp now) {
+  if (c == NULL || !c->handle_open)
+    return;
+  if (c->lst) {
+    tcpu_conn_close(c, now);
+    return;
+  }
+  if (c->state != TCPU_CLOSED)
+    tcpu_conn_reset(c, TCPU_ERR_ABORTED, now);
+  release(c);
+}
+
+tcpu_state tcpu_conn_state(const tcpu_conn *c) { return c->state; }
+int tcpu_conn_error(const tcpu_conn *c) { return c->err; }
+tcpu_endpoint *tcpu_conn_endpoint(const tcpu_conn *c) { return c->ep; }
+void tcpu_conn_set_user_data(tcpu_conn *c, void *ud) { c->user_data = ud; }
+void *tcpu_conn_get_user_data(const tcpu_conn *c) { return c->user_data; }
+
+int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt, uint64_t value) {
+  if (c == NULL)
+    return TCPU_ERR_INVAL;
+  switch (opt) {
+  case TCPU_OPT_NODELAY:
+    c->nodelay = value != 0;
+    if (c->nodelay)
+      tcpu_conn_want_output(c);
+    return 0;
+  }
+  return TCPU_ERR_INVAL;
+}
+
+void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci) {
+  memset(ci, 0, sizeof *ci);
+  ci->state = c->state;
+  ci->peer = c->peer;
+  ci->local_port = c->lport;
+  ci->remote_port = c->rport;
+  ci->snd_mss = tcpu_conn_payload_mss(c);
+  ci->rcv_mss = c->adv_mss;
+  ci->snd_wscale = c->ws_ok ? c->snd_wscale : 0xff;
+  ci->rcv_wscale = c->ws_ok ? c->rcv_wscale : 0xff;
+  ci->timestamps = c->ts_ok;
+  ci->sack = c->sack_ok;
+  ci->srtt = c->srtt;
+  ci->rttvar = c->rttvar;
+  ci->rto = tcpu_rtt_rto(c);
+  ci->cwnd = c->cwnd;
+  ci->ssthresh = c->ssthresh;
+  ci->snd_wnd = c->snd_wnd;
+  ci->rcv_wnd = tcpu_conn_rcv_window(c);
+  ci->bytes_sent = c->bytes_sent;
+  ci->bytes_acked = c->bytes_acked;
+  ci->bytes_received = c->bytes_received;
+  ci->bytes_retrans = c->bytes_retrans;
+  ci->segs_in = c->segs_in;
+  ci->segs_out = c->segs_out;
+  ci->retransmits = c->retransmits;
+  ci->timeouts = c->timeouts;
+  ci->unacked = c->snd_max - c->snd_una;
+  ci->snd_buffered = (uint32_t)c->sndq.len;
+  ci->rcv_buffered = (uint32_t)c->rcvq.len;
+}

@@ -1,0 +1,259 @@
+/*
+ * conn_out.c — what a connection sends next: SYN and SYN-ACK with their
+ * options, data under the send, receive and congestion windows with
+ * Nagle (RFC 896, RFC 9293 §3.7.4) and sender-side silly-window
+ * avoidance (RFC 9293 §3.8.6.2.1), FIN, zero-window probes, and ACKs with
+ * receiver-side silly-window avoidance (RFC 9293 §3.8.6.2.2).
+ */
+#include <string.h>
+
+#include "core/endpoint.h"
+#include "core/seq.h"
+
+#define TS_OPT_LEN 12 /* NOP, NOP, kind 8, length 10 */
+
+uint32_t tcpu_conn_payload_mss(const tcpu_conn *c) {
+  uint32_t mss = c->peer_mss < c->adv_mss ? c->peer_mss : c->adv_mss;
+  if (c->ts_ok)
+    mss -= TS_OPT_LEN;
+  return mss;
+}
+
+uint32_t tcpu_conn_ts_now(const tcpu_conn *c, tcpu_tstamp now) {
+  return (uint32_t)(now / TCPU_NS_PER_MS) + c->ts_offset;
+}
+
+uint32_t tcpu_conn_rcv_window(const tcpu_conn *c) {
+  return (uint32_t)tcpu_ring_space(&c->rcvq);
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* The window field for a non-SYN segment; moves RCV.ADV. */
+static uint16_t advertise(tcpu_conn *c) {
+  uint32_t space = tcpu_conn_rcv_window(c);
+  uint32_t cur = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+  uint32_t wnd = space;
+  /* RFC 9293 §3.8.6.2.2: move the right edge only by at least
+   * min(buffer/2, MSS), so the peer never sees dribbles of window. */
+  uint32_t step = min_u32((uint32_t)c->rcvq.cap / 2, c->adv_mss);
+  if (wnd > cur && wnd - cur < step)
+    wnd = cur;
+  uint32_t field = wnd >> c->rcv_wscale;
+  if (field > 65535)
+    field = 65535;
+  uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
+  /* RFC 9293 §3.8.6: never shrink the window we offered, unless the
+   * buffer itself is gone. */
+  if (seq_gt(edge, c->rcv_adv) || space < cur)
+    c->rcv_adv = edge;
+  return (uint16_t)field;
+}
+
+void tcpu_conn_on_read(tcpu_conn *c) {
+  if (c->state < TCPU_ESTABLISHED || c->fin_rcvd)
+    return;
+  uint32_t cur = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+  uint32_t space = tcpu_conn_rcv_window(c);
+  uint32_t step = min_u32((uint32_t)c->rcvq.cap / 2, c->adv_mss);
+  /* A window update is worth a segment once the offered window can grow
+   * by two segments, or reopen from (nearly) closed by the SWS step. */
+  if (space >= cur + 2 * c->adv_mss || (cur < step && space >= cur + step)) {
+    c->ack_now = 1;
+    tcpu_conn_want_output(c);
+  }
+}
+
+static void base_seg(const tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
+  memset(s, 0, sizeof *s);
+  s->sport = c->lport;
+  s->dport = c->rport;
+  if (c->ts_ok) {
+    s->opt.has_ts = 1;
+    s->opt.ts_val = tcpu_conn_ts_now(c, now);
+    s->opt.ts_ecr = c->ts_recent;
+  }
+}
+
+static tcpu_ssize emit(tcpu_conn *c, const tcpu_seg *s, uint8_t *buf,
+                       size_t buflen) {
+  tcpu_ssize n = tcpu_seg_encode(s, buf, buflen);
+  if (n > 0) {
+    c->segs_out++;
+    if (s->flags & TH_ACK) {
+      c->ack_now = 0;
+      c->rcv_bytes_unacked = 0;
+      tcpu_timer_on_ack_sent(c);
+    }
+  }
+  return n;
+}
+
+/* SYN (active open) or SYN,ACK (passive or simultaneous open). */
+static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                           tcpu_tstamp now) {
+  tcpu_seg s;
+  base_seg(c, &s, now);
+  s.seq = c->iss;
+  s.flags = TH_SYN;
+  if (c->state == TCPU_SYN_RCVD) {
+    s.flags |= TH_ACK;
+    s.ack = c->rcv_nxt;
+  } else {
+    s.opt.ts_ecr = 0;
+  }
+  /* RFC 7323 §2.2: the window of a SYN is never scaled. */
+  s.wnd = (uint16_t)min_u32(tcpu_conn_rcv_window(c), 65535);
+  if (c->state == TCPU_SYN_RCVD)
+    c->rcv_adv = c->rcv_nxt + s.wnd;
+  s.opt.has_mss = 1;
+  s.opt.mss = c->adv_mss;
+  if (c->ws_ok) {
+    s.opt.has_wscale = 1;
+    s.opt.wscale = c->rcv_wscale;
+  }
+  s.opt.sack_permitted = c->sack_ok;
+  /* Karn (RFC 6298 §3): time only the first transmission. */
+  if (c->backoff == 0) {
+    c->rtt_timing = 1;
+    c->rtt_seq = c->iss;
+    c->rtt_time = now;
+  } else {
+    c->rtt_timing = 0;
+    c->retransmits++;
+  }
+  tcpu_ssize n = emit(c, &s, buf, buflen);
+  if (n > 0) {
+    c->syn_sent_flag = 1;
+    c->snd_nxt = c->iss + 1;
+    if (seq_lt(c->snd_max, c->snd_nxt))
+      c->snd_max = c->snd_nxt;
+    tcpu_timer_on_send(c, 1, now);
+  }
+  return n;
+}
+
+static tcpu_ssize send_ack(tcpu_conn *c, uint32_t seq, uint8_t *buf,
+                           size_t buflen, tcpu_tstamp now) {
+  tcpu_seg s;
+  base_seg(c, &s, now);
+  s.seq = seq;
+  s.ack = c->rcv_nxt;
+  s.flags = TH_ACK;
+  s.wnd = advertise(c);
+  return emit(c, &s, buf, buflen);
+}
+
+static int fin_pending(const tcpu_conn *c) {
+  return c->fin_queued &&
+         (c->state == TCPU_FIN_WAIT_1 || c->state == TCPU_CLOSING ||
+          c->state == TCPU_LAST_ACK);
+}
+
+static int may_send_data(tcpu_state s) {
+  return s == TCPU_ESTABLISHED || s == TCPU_CLOSE_WAIT ||
+         s == TCPU_FIN_WAIT_1 || s == TCPU_CLOSING || s == TCPU_LAST_ACK;
+}
+
+/* Data and/or FIN at SND.NXT, if the windows and Nagle allow. */
+static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                            tcpu_tstamp now) {
+  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
+  uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+  int fin_left = fin_pending(c) && seq_leq(c->snd_nxt, data_end);
+  if (avail == 0 && !fin_left)
+    return 0;
+  uint32_t mss = tcpu_conn_payload_mss(c);
+  uint32_t wnd = min_u32(c->snd_wnd, c->cwnd);
+  uint32_t in_flight = c->snd_nxt - c->snd_una;
+  uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+  uint32_t len = min_u32(min_u32(avail, mss), usable);
+  int is_rtx = seq_lt(c->snd_nxt, c->snd_max);
+  if (len < avail || (avail > 0 && usable == 0)) {
+    /* Window-limited.  With nothing in flight and a closed peer window,
+     * only the persist timer's probe can learn when it opens. */
+    if (c->snd_wnd == 0 && in_flight == 0)
+      tcpu_timer_on_window(c, now);
+    if (len == 0)
+      return 0;
+    /* RFC 9293 §3.8.6.2.1: no small segment while an ACK is coming
+     * that may open the window further, unless it is half the largest
+     * window the peer ever offered. */
+    if (len < mss && in_flight > 0 && !is_rtx && len < c->max_snd_wnd / 2)
+      return 0;
+  } else if (len < mss && len > 0 && !is_rtx && !c->nodelay &&
+             in_flight > 0 && !fin_left) {
+    /* Nagle (RFC 896; RFC 9293 §3.7.4): one small segment in flight. */
+    return 0;
+  }
+  int fin = fin_left && c->snd_nxt + len == data_end;
+  tcpu_seg s;
+  base_seg(c, &s, now);
+  s.seq = c->snd_nxt;
+  s.ack = c->rcv_nxt;
+  s.flags = TH_ACK;
+  if (fin)
+    s.flags |= TH_FIN;
+  if (len > 0 && c->snd_nxt + len == data_end)
+    s.flags |= TH_PSH;
+  s.wnd = advertise(c);
+  size_t hl = tcpu_seg_hdr_len(&s);
+  if (hl + len > buflen)
+    return TCPU_ERR_NOBUF;
+  tcpu_ring_peek(&c->sndq, c->snd_nxt - c->snd_buf_seq, buf + hl, len);
+  s.data = buf + hl;
+  s.len = len;
+  tcpu_ssize n = emit(c, &s, buf, buflen);
+  if (n <= 0)
+    return n;
+  if (is_rtx) {
+    c->retransmits++;
+    c->bytes_retrans += len;
+  } else {
+    c->bytes_sent += len;
+    if (!c->rtt_timing && len > 0) {
+      c->rtt_timing = 1;
+      c->rtt_seq = c->snd_nxt;
+      c->rtt_time = now;
+    }
+  }
+  c->snd_nxt += len + (fin ? 1u : 0u);
+  if (seq_lt(c->snd_max, c->snd_nxt))
+    c->snd_max = c->snd_nxt;
+  if (fin)
+    c->fin_sent = 1;
+  tcpu_timer_on_send(c, 1, now);
+  return n;
+}
+
+tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                            tcpu_tstamp now) {
+  switch (c->state) {
+  case TCPU_CLOSED:
+  case TCPU_LISTEN:
+    return 0;
+  case TCPU_SYN_SENT:
+    return c->syn_sent_flag ? 0 : send_syn(c, buf, buflen, now);
+  case TCPU_SYN_RCVD:
+    if (!c->syn_sent_flag)
+      return send_syn(c, buf, buflen, now);
+    return c->ack_now ? send_ack(c, c->snd_nxt, buf, buflen, now) : 0;
+  default:
+    break;
+  }
+  if (may_send_data(c->state)) {
+    tcpu_ssize n = send_data(c, buf, buflen, now);
+    if (n != 0)
+      return n;
+    if (c->probe_due) {
+      /* RFC 9293 §3.8.6.1 zero-window probe, Linux style: a segment
+       * just left of the window draws an ACK with the current window
+       * without committing a byte of data. */
+      c->probe_due = 0;
+      return send_ack(c, c->snd_una - 1, buf, buflen, now);
+    }
+  }
+  if (c->ack_now)
+    return send_ack(c, c->snd_nxt, buf, buflen, now);
+  return 0;
+}

@@ -1,0 +1,446 @@
+/*
+ * endpoint.c — the sans-IO entry points: datagrams in, datagrams out,
+ * deadlines; demultiplexing by (peer UDP address, local port, remote port)
+ * (DESIGN §3); the stateless reply queue; application event delivery.
+ */
+#include "core/endpoint.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/seq.h"
+
+void tcpu_settings_default(tcpu_settings *s) {
+  memset(s, 0, sizeof *s);
+  s->mtu = 1500;
+  s->sndbuf = 1u << 20;
+  s->rcvbuf = 1u << 20;
+  s->msl = 30 * TCPU_NS_PER_S;               /* Linux TIME_WAIT: 60 s */
+  s->fin_wait2_timeout = 60 * TCPU_NS_PER_S; /* Linux tcp_fin_timeout */
+  s->rto_initial = 1 * TCPU_NS_PER_S;        /* RFC 6298 (2.1) */
+  s->rto_min = 200 * TCPU_NS_PER_MS;         /* Linux TCP_RTO_MIN */
+  s->rto_max = 120 * TCPU_NS_PER_S;          /* Linux TCP_RTO_MAX */
+  s->delack_max = 40 * TCPU_NS_PER_MS;       /* Linux TCP_DELACK_MAX */
+  s->syn_retries = 6;
+  s->synack_retries = 5;
+  s->retries = 15;
+  s->accept_overflow = TCPU_OVERFLOW_DROP;
+  s->syncookies = TCPU_SYNCOOKIES_ON_FULL;
+  s->ephemeral_lo = 32768; /* Linux ip_local_port_range */
+  s->ephemeral_hi = 60999;
+  s->timestamps = 1;
+  s->sack = 1;
+  s->window_scaling = 1;
+  s->nodelay = 0;
+}
+
+static int settings_valid(const tcpu_settings *s) {
+  return s->mtu >= 256 && s->mtu <= 65535 && s->sndbuf >= 1 &&
+         s->sndbuf <= (1u << 30) && s->rcvbuf >= 1 &&
+         s->rcvbuf <= (1u << 30) && s->rto_min > 0 &&
+         s->rto_min <= s->rto_max && s->rto_initial > 0 && s->msl > 0 &&
+         s->ephemeral_lo >= 1 && s->ephemeral_lo <= s->ephemeral_hi &&
+         s->accept_overflow <= TCPU_OVERFLOW_RST &&
+         s->syncookies <= TCPU_SYNCOOKIES_ALWAYS;
+}
+
+static int secret_is_zero(const uint8_t *k, size_t n) {
+  uint8_t acc = 0;
+  for (size_t i = 0; i < n; i++)
+    acc |= k[i];
+  return acc == 0;
+}
+
+int tcpu_endpoint_new(tcpu_endpoint **pep, const tcpu_settings *settings,
+                      const tcpu_callbacks *callbacks, void *user_data,
+                      tcpu_tstamp now) {
+  (void)now;
+  if (pep == NULL || settings == NULL || !settings_valid(settings))
+    return TCPU_ERR_INVAL;
+  if (sodium_init() < 0)
+    return TCPU_ERR_NOMEM;
+  tcpu_endpoint *ep = calloc(1, sizeof *ep);
+  if (ep == NULL)
+    return TCPU_ERR_NOMEM;
+  ep->s = *settings;
+  if (callbacks)
+    ep->cb = *callbacks;
+  ep->user_data = user_data;
+  if (secret_is_zero(ep->s.secret, sizeof ep->s.secret))
+    randombytes_buf(ep->s.secret, sizeof ep->s.secret);
+  memcpy(ep->hash_key, ep->s.secret, sizeof ep->hash_key);
+  ep->hsize = 64;
+  ep->htab = calloc(ep->hsize, sizeof *ep->htab);
+  if (ep->htab == NULL) {
+    free(ep);
+    return TCPU_ERR_NOMEM;
+  }
+  *pep = ep;
+  return 0;
+}
+
+void tcpu_endpoint_del(tcpu_endpoint *ep) {
+  if (ep == NULL)
+    return;
+  tcpu_conn *c = ep->all;
+  while (c) {
+    tcpu_conn *next = c->next;
+    tcpu_conn_free(c);
+    c = next;
+  }
+  free(ep->htab);
+  sodium_memzero(ep->s.secret, sizeof ep->s.secret);
+  sodium_memzero(ep->hash_key, sizeof ep->hash_key);
+  free(ep);
+}
+
+void *tcpu_endpoint_get_user_data(const tcpu_endpoint *ep) {
+  return ep->user_data;
+}
+
+void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
+                             tcpu_endpoint_stats *st) {
+  *st = ep->st;
+}
+
+uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family) {
+  uint32_t ip = family == TCPU_AF_INET6 ? 40 : 20;
+  return (uint16_t)(ep->s.mtu - ip - 8 - TCPU_TCP_HDR_LEN);
+}
+
+size_t tcpu_endpoint_max_dgram(const tcpu_endpoint *ep) {
+  return ep->s.mtu - 20 - 8;
+}
+
+/* ------------------------------------------------------------ hash table */
+
+typedef struct hash_key {
+  uint8_t ip[16];
+  uint16_t uport, lport, rport;
+  uint8_t family, pad;
+} hash_key;
+
+static size_t bucket(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                     uint16_t lport, uint16_t rport) {
+  hash_key k;
+  memset(&k, 0, sizeof k);
+  memcpy(k.ip, peer->ip, 16);
+  k.uport = peer->port;
+  k.lport = lport;
+  k.rport = rport;
+  k.family = peer->family;
+  uint8_t out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, (const uint8_t *)&k, sizeof k, ep->hash_key);
+  uint64_t h;
+  memcpy(&h, out, sizeof h);
+  return (size_t)(h & (ep->hsize - 1));
+}
+
+static const tcpu_addr no_peer;
+
+tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                              uint16_t lport, uint16_t rport) {
+  for (tcpu_conn *c = ep->htab[bucket(ep, peer, lport, rport)]; c;
+       c = c->hnext)
+    if (c->lport == lport && c->rport == rport &&
+        tcpu_addr_equal(&c->peer, peer))
+      return c;
+  return NULL;
+}
+
+/* Listeners sit in the same table under an all-zero peer and port 0. */
+tcpu_conn *tcpu_endpoint_find_listener(const tcpu_endpoint *ep,
+                                       uint16_t port) {
+  return tcpu_endpoint_find(ep, &no_peer, port, 0);
+}
+
+static int grow(tcpu_endpoint *ep) {
+  size_t nsize = ep->hsize * 2;
+  tcpu_conn **ntab = calloc(nsize, sizeof *ntab);
+  if (ntab == NULL)
+    return TCPU_ERR_NOMEM;
+  tcpu_conn **old = ep->htab;
+  size_t osize = ep->hsize;
+  ep->htab = ntab;
+  ep->hsize = nsize;
+  for (size_t i = 0; i < osize; i++) {
+    tcpu_conn *c = old[i];
+    while (c) {
+      tcpu_conn *next = c->hnext;
+      size_t b = bucket(ep, &c->peer, c->lport, c->rport);
+      c->hnext = ntab[b];
+      ntab[b] = c;
+      c = next;
+    }
+  }
+  free(old);
+  return 0;
+}
+
+int tcpu_endpoint_hash_add(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (ep->hcount >= ep->hsize && grow(ep) != 0)
+    return TCPU_ERR_NOMEM;
+  size_t b = bucket(ep, &c->peer, c->lport, c->rport);
+  c->hnext = ep->htab[b];
+  ep->htab[b] = c;
+  c->in_hash = 1;
+  ep->hcount++;
+  return 0;
+}
+
+void tcpu_endpoint_hash_del(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (!c->in_hash)
+    return;
+  tcpu_conn **pp = &ep->htab[bucket(ep, &c->peer, c->lport, c->rport)];
+  while (*pp && *pp != c)
+    pp = &(*pp)->hnext;
+  if (*pp)
+    *pp = c->hnext;
+  c->in_hash = 0;
+  c->hnext = NULL;
+  ep->hcount--;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+void tcpu_endpoint_out_push(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (c->in_outq)
+    return;
+  c->in_outq = 1;
+  c->out_next = NULL;
+  if (ep->out_tail)
+    ep->out_tail->out_next = c;
+  else
+    ep->out_head = c;
+  ep->out_tail = c;
+}
+
+static tcpu_conn *out_pop(tcpu_endpoint *ep) {
+  tcpu_conn *c = ep->out_head;
+  if (c) {
+    ep->out_head = c->out_next;
+    if (ep->out_head == NULL)
+      ep->out_tail = NULL;
+    c->in_outq = 0;
+  }
+  return c;
+}
+
+void tcpu_endpoint_ev_push(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (c->in_evq)
+    return;
+  c->in_evq = 1;
+  c->ev_next = NULL;
+  if (ep->ev_tail)
+    ep->ev_tail->ev_next = c;
+  else
+    ep->ev_head = c;
+  ep->ev_tail = c;
+}
+
+void tcpu_endpoint_queue_ctl(tcpu_endpoint *ep, const tcpu_addr *to,
+                             const tcpu_seg *s) {
+  if (ep->ctl_len == TCPU_CTL_QUEUE_LEN) {
+    ep->st.ctl_queue_overflow++;
+    return;
+  }
+  tcpu_ctl_dgram *d = &ep->ctl[(ep->ctl_head + ep->ctl_len) %
+                               TCPU_CTL_QUEUE_LEN];
+  tcpu_ssize n = tcpu_seg_encode(s, d->data, sizeof d->data);
+  if (n < 0) {
+    ep->st.ctl_queue_overflow++;
+    return;
+  }
+  d->to = *to;
+  d->len = (uint16_t)n;
+  ep->ctl_len++;
+  if (s->flags & TH_RST)
+    ep->st.rst_sent++;
+}
+
+/* RFC 9293 §3.10.7.1: a segment for a connection that does not exist.
+ * An incoming RST is dropped; otherwise the reply makes the RST acceptable
+ * to the sender: <SEQ=SEG.ACK><CTL=RST> when it carried an ACK, else
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+void tcpu_endpoint_reply_rst(tcpu_endpoint *ep, const tcpu_addr *to,
+                             const tcpu_seg *s) {
+  if (s->flags & TH_RST)
+    return;
+  tcpu_seg r;
+  memset(&r, 0, sizeof r);
+  r.sport = s->dport;
+  r.dport = s->sport;
+  if (s->flags & TH_ACK) {
+    r.seq = s->ack;
+    r.flags = TH_RST;
+  } else {
+    r.ack = s->seq + tcpu_seg_seqlen(s);
+    r.flags = TH_RST | TH_ACK;
+  }
+  tcpu_endpoint_queue_ctl(ep, to, &r);
+}
+
+/* --------------------------------------------------- events and cleanup */
+
+static int call_ok(tcpu_endpoint *ep, int rv) {
+  if (rv != 0)
+    ep->cb_err = TCPU_ERR_CALLBACK_FAILURE;
+  return rv == 0;
+}
+
+static void dispatch_events(tcpu_endpoint *ep) {
+  tcpu_conn *c;
+  while ((c = ep->ev_head) != NULL) {
+    ep->ev_head = c->ev_next;
+    if (ep->ev_head == NULL)
+      ep->ev_tail = NULL;
+    c->in_evq = 0;
+    unsigned ev = c->events;
+    c->events = 0;
+    if (c->dead || !c->handle_open)
+      continue;
+    const tcpu_callbacks *cb = &ep->cb;
+    if ((ev & TCPU_EV_ACCEPT) && cb->accept)
+      call_ok(ep, cb->accept(c, c->user_data));
+    if ((ev & TCPU_EV_CONNECTED) && c->handle_open && cb->connected)
+      call_ok(ep, cb->connected(c, c->user_data));
+    if ((ev & TCPU_EV_READABLE) && c->handle_open && cb->readable)
+      call_ok(ep, cb->readable(c, c->user_data));
+    if ((ev & TCPU_EV_WRITABLE) && c->handle_open && cb->writable)
+      call_ok(ep, cb->writable(c, c->user_data));
+    if ((ev & TCPU_EV_CLOSED) && c->handle_open && cb->closed)
+      call_ok(ep, cb->closed(c, c->err, c->user_data));
+  }
+}
+
+static void reap(tcpu_endpoint *ep) {
+  if (!ep->reaping_needed)
+    return;
+  ep->reaping_needed = 0;
+  tcpu_conn *c = ep->all;
+  while (c) {
+    tcpu_conn *next = c->next;
+    if (c->dead && !c->in_evq && !c->in_outq)
+      tcpu_conn_free(c);
+    else if (c->dead)
+      ep->reaping_needed = 1;
+    c = next;
+  }
+}
+
+/* Every entry point ends here: deliver events, then free what ended. */
+static int finish_call(tcpu_endpoint *ep) {
+  dispatch_events(ep);
+  /* Dead connections may still sit in the output queue. */
+  if (ep->reaping_needed) {
+    tcpu_conn **pp = &ep->out_head;
+    ep->out_tail = NULL;
+    while (*pp) {
+      if ((*pp)->dead) {
+        (*pp)->in_outq = 0;
+        *pp = (*pp)->out_next;
+      } else {
+        ep->out_tail = *pp;
+        pp = &(*pp)->out_next;
+      }
+    }
+  }
+  reap(ep);
+  int rv = ep->cb_err;
+  ep->cb_err = 0;
+  return rv;
+}
+
+/* ------------------------------------------------------------- datagrams */
+
+static void count_bad(tcpu_endpoint *ep, tcpu_seg_status st) {
+  switch (st) {
+  case TCPU_SEG_SHORT: ep->st.drop_short++; break;
+  case TCPU_SEG_BAD_OFFSET: ep->st.drop_bad_offset++; break;
+  case TCPU_SEG_BAD_OPTION: ep->st.drop_bad_option++; break;
+  case TCPU_SEG_BAD_SACK: ep->st.drop_bad_sack++; break;
+  case TCPU_SEG_BAD_CHECKSUM: ep->st.drop_bad_checksum++; break;
+  case TCPU_SEG_OK: break;
+  }
+}
+
+int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
+                       const uint8_t *dgram, size_t len, tcpu_tstamp now) {
+  if (ep == NULL || from == NULL || (dgram == NULL && len > 0))
+    return TCPU_ERR_INVAL;
+  ep->st.dgrams_in++;
+  tcpu_seg s;
+  tcpu_seg_status st = tcpu_seg_decode(&s, dgram, len, 1);
+  if (st != TCPU_SEG_OK) {
+    count_bad(ep, st);
+    return finish_call(ep);
+  }
+  /* Flag combinations no conforming TCP sends; port 0 is reserved. */
+  if (((s.flags & TH_SYN) && (s.flags & (TH_RST | TH_FIN))) || s.sport == 0 ||
+      s.dport == 0) {
+    ep->st.drop_bad_flags++;
+    return finish_call(ep);
+  }
+  if (s.flags & TH_RST)
+    ep->st.rst_received++;
+  tcpu_conn *c = tcpu_endpoint_find(ep, from, s.dport, s.sport);
+  if (c != NULL) {
+    tcpu_conn_input(c, &s, now);
+  } else if ((c = tcpu_endpoint_find_listener(ep, s.dport)) != NULL) {
+    tcpu_listen_input(c, from, &s, now);
+  } else {
+    ep->st.drop_no_conn++;
+    tcpu_endpoint_reply_rst(ep, from, &s);
+  }
+  return finish_call(ep);
+}
+
+tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
+                              size_t buflen, tcpu_tstamp now) {
+  if (ep == NULL || to == NULL || buf == NULL)
+    return TCPU_ERR_INVAL;
+  if (buflen < tcpu_endpoint_max_dgram(ep))
+    return TCPU_ERR_NOBUF;
+  tcpu_ssize n = 0;
+  if (ep->ctl_len > 0) {
+    tcpu_ctl_dgram *d = &ep->ctl[ep->ctl_head];
+    ep->ctl_head = (ep->ctl_head + 1) % TCPU_CTL_QUEUE_LEN;
+    ep->ctl_len--;
+    memcpy(buf, d->data, d->len);
+    *to = d->to;
+    n = d->len;
+  }
+  tcpu_conn *c;
+  while (n == 0 && (c = out_pop(ep)) != NULL) {
+    if (c->dead)
+      continue;
+    n = tcpu_conn_output(c, buf, buflen, now);
+    if (n > 0) {
+      *to = c->peer;
+      /* Round robin: it goes to the back and says 0 once it is done. */
+      tcpu_endpoint_out_push(ep, c);
+    }
+  }
+  if (n > 0)
+    ep->st.dgrams_out++;
+  int rv = finish_call(ep);
+  return rv < 0 ? rv : n;
+}
+
+tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep) {
+  tcpu_tstamp t = TCPU_TSTAMP_NONE;
+  for (const tcpu_conn *c = ep->all; c; c = c->next) {
+    tcpu_tstamp e = tcpu_timer_expiry(c);
+    if (e < t)
+      t = e;
+  }
+  return t;
+}
+
+int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep, tcpu_tstamp now) {
+  for (tcpu_conn *c = ep->all; c; c = c->next)
+    if (!c->dead && tcpu_timer_expiry(c) <= now)
+      tcpu_timer_handle(c, now);
+  return finish_call(ep);
+}

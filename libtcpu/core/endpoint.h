@@ -1,0 +1,79 @@
+/*
+ * endpoint.h — one UDP socket's worth of TCP: demultiplexing, listeners,
+ * the stateless reply queue, output and event queues, and deferred frees.
+ */
+#ifndef TCPU_CORE_ENDPOINT_H
+#define TCPU_CORE_ENDPOINT_H
+
+#include "core/conn.h"
+#include "tcpu/tcpu.h"
+
+/* Stateless replies (RST to a closed port, SYN-ACK cookies) wait here: a
+ * bounded ring, so a flood cannot make us queue without limit. */
+#define TCPU_CTL_QUEUE_LEN 64
+#define TCPU_CTL_DGRAM_MAX 64
+
+typedef struct tcpu_ctl_dgram {
+  tcpu_addr to;
+  uint16_t len;
+  uint8_t data[TCPU_CTL_DGRAM_MAX];
+} tcpu_ctl_dgram;
+
+struct tcpu_endpoint {
+  tcpu_settings s;
+  tcpu_callbacks cb;
+  void *user_data;
+  uint8_t hash_key[16]; /* SipHash key for the connection table */
+
+  tcpu_conn **htab;
+  size_t hsize, hcount;
+  tcpu_conn *all; /* every connection, listeners included */
+  tcpu_conn *out_head, *out_tail;
+  tcpu_conn *ev_head, *ev_tail;
+  int reaping_needed;
+
+  tcpu_ctl_dgram ctl[TCPU_CTL_QUEUE_LEN];
+  unsigned ctl_head, ctl_len;
+
+  uint32_t port_counter; /* RFC 6056 algorithm 3 */
+  int cb_err;            /* a callback failed during this call */
+  tcpu_endpoint_stats st;
+};
+
+tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                              uint16_t lport, uint16_t rport);
+tcpu_conn *tcpu_endpoint_find_listener(const tcpu_endpoint *ep,
+                                       uint16_t port);
+int tcpu_endpoint_hash_add(tcpu_endpoint *ep, tcpu_conn *c);
+void tcpu_endpoint_hash_del(tcpu_endpoint *ep, tcpu_conn *c);
+void tcpu_endpoint_out_push(tcpu_endpoint *ep, tcpu_conn *c);
+void tcpu_endpoint_ev_push(tcpu_endpoint *ep, tcpu_conn *c);
+/* Encodes s and queues it for dest; counts an overflow instead when full. */
+void tcpu_endpoint_queue_ctl(tcpu_endpoint *ep, const tcpu_addr *to,
+                             const tcpu_seg *s);
+/* RST in reply to s, which reached no connection (RFC 9293 §3.10.7.1). */
+void tcpu_endpoint_reply_rst(tcpu_endpoint *ep, const tcpu_addr *to,
+                             const tcpu_seg *s);
+/* Largest MSS for a peer of this family: MTU less IP, UDP and TCP headers. */
+uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family);
+
+/* ---- isn.c (RFC 6528, RFC 6056) */
+uint32_t tcpu_isn(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                  uint16_t lport, uint16_t rport, tcpu_tstamp now);
+uint64_t tcpu_keyed_hash(const tcpu_endpoint *ep, const void *data,
+                         size_t len, uint32_t salt);
+int tcpu_ephemeral_port(tcpu_endpoint *ep, const tcpu_addr *peer,
+                        uint16_t rport, uint16_t *port);
+
+/* ---- listen.c */
+void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
+                       const tcpu_seg *s, tcpu_tstamp now);
+/* A passive child finished its handshake: move it to the accept queue.
+ * Returns 0, or -1 when the accept queue is full (the caller applies the
+ * overflow policy). */
+int tcpu_listen_established(tcpu_conn *child, tcpu_tstamp now);
+/* Unlinks a child from its parent's queues. */
+void tcpu_listen_detach(tcpu_conn *child);
+void tcpu_listen_close(tcpu_conn *l, tcpu_tstamp now);
+
+#endif /* TCPU_CORE_ENDPOINT_H */

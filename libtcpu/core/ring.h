@@ -1,0 +1,32 @@
+/*
+ * ring.h — a byte ring for the send and receive buffers.
+ *
+ * Storage is allocated on the first push, so an idle connection costs no
+ * buffer memory; capacity is fixed at init (the socket buffer size).
+ */
+#ifndef TCPU_CORE_RING_H
+#define TCPU_CORE_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tcpu_ring {
+  uint8_t *buf;
+  size_t cap, head, len; /* head: offset of the oldest byte */
+} tcpu_ring;
+
+void tcpu_ring_init(tcpu_ring *r, size_t cap);
+void tcpu_ring_free(tcpu_ring *r);
+static inline size_t tcpu_ring_space(const tcpu_ring *r) {
+  return r->cap - r->len;
+}
+/* Appends up to len bytes; returns how many fit, or -1 when the storage
+ * cannot be allocated. */
+long tcpu_ring_push(tcpu_ring *r, const uint8_t *data, size_t len);
+/* Copies len bytes starting off bytes after the oldest one; the caller
+ * guarantees off + len <= r->len. */
+void tcpu_ring_peek(const tcpu_ring *r, size_t off, uint8_t *dst, size_t len);
+/* Discards the n oldest bytes (n <= r->len). */
+void tcpu_ring_drop(tcpu_ring *r, size_t n);
+
+#endif /* TCPU_CORE_RING_H */

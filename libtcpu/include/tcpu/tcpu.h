@@ -1,0 +1,344 @@
+/*
+ * tcpu.h — the sans-IO TCP core of libtcpu.
+ *
+ * A complete TCP (RFC 9293) whose segments travel one per UDP datagram.
+ * The core owns no socket and reads no clock: the caller feeds it datagrams
+ * with the current time (tcpu_endpoint_recv), pulls datagrams to send
+ * (tcpu_endpoint_send), asks for the next deadline (tcpu_endpoint_get_expiry)
+ * and reports when it has passed (tcpu_endpoint_handle_expiry).  The libuv
+ * binding (tcpu_uv.h), the deterministic simulator and the packetdrill-style
+ * script runner all drive the core through exactly these four calls.
+ *
+ * Conventions (as in libuv and ngtcp2):
+ *   - a return of 0 is success, > 0 a count, < 0 one of TCPU_ERR_* below;
+ *   - time is tcpu_tstamp, uint64_t nanoseconds of a monotonic clock the
+ *     caller chooses; UINT64_MAX (TCPU_TSTAMP_NONE) means "none";
+ *   - `now` is always the last parameter;
+ *   - callbacks never re-enter tcpu_endpoint_recv/send/handle_expiry; they
+ *     may call tcpu_conn_read/write/shutdown/close/accept.
+ *   - bad datagrams are never errors of the call that fed them: they are
+ *     counted in tcpu_endpoint_stats and dropped.
+ */
+#ifndef TCPU_TCPU_H
+#define TCPU_TCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TCPU_BUILDING) && defined(__GNUC__)
+#define TCPU_EXTERN __attribute__((visibility("default")))
+#else
+#define TCPU_EXTERN
+#endif
+
+typedef uint64_t tcpu_tstamp;   /* nanoseconds, monotonic */
+typedef uint64_t tcpu_duration; /* nanoseconds */
+typedef ptrdiff_t tcpu_ssize;
+
+#define TCPU_TSTAMP_NONE UINT64_MAX
+#define TCPU_NS_PER_MS ((tcpu_duration)1000000)
+#define TCPU_NS_PER_S ((tcpu_duration)1000000000)
+
+/* ---------------------------------------------------------------- errors */
+
+/* One map builds the enum, tcpu_strerror and tcpu_err_name.  The -1000
+ * range keeps clear of -errno and UV_E*, which the libuv binding passes
+ * through unchanged. */
+#define TCPU_ERR_MAP(XX)                                                     \
+  XX(INVAL, -1001, "invalid argument")                                       \
+  XX(NOMEM, -1002, "out of memory")                                          \
+  XX(PROTO, -1003, "peer violated protocol")                                 \
+  XX(TIMEDOUT, -1004, "connection timed out")                                \
+  XX(NOBUF, -1005, "buffer too small")                                       \
+  XX(RESET, -1006, "connection reset by peer")                               \
+  XX(REFUSED, -1007, "connection refused")                                   \
+  XX(CALLBACK_FAILURE, -1008, "callback failed")                             \
+  XX(STATE, -1009, "operation not permitted in this connection state")       \
+  XX(ADDRINUSE, -1010, "address already in use")                             \
+  XX(AGAIN, -1011, "resource temporarily unavailable")                       \
+  XX(PIPE, -1012, "connection shut down for writing")                        \
+  XX(ABORTED, -1013, "connection aborted locally")                           \
+  XX(ADDRNOTAVAIL, -1014, "no free local port")                              \
+  XX(NOTCONN, -1015, "connection is not established")
+
+typedef enum tcpu_err {
+#define TCPU_ERR_ENUM_(name, code, msg) TCPU_ERR_##name = (code),
+  TCPU_ERR_MAP(TCPU_ERR_ENUM_)
+#undef TCPU_ERR_ENUM_
+} tcpu_err;
+
+/* Human-readable message; "unknown error" for codes outside the map. */
+TCPU_EXTERN const char *tcpu_strerror(int err);
+/* "TCPU_ERR_TIMEDOUT" style name; "TCPU_ERR_UNKNOWN" outside the map. */
+TCPU_EXTERN const char *tcpu_err_name(int err);
+/* Nonzero when the error ends the connection (RESET, REFUSED, TIMEDOUT,
+ * ABORTED, PROTO, NOMEM). */
+TCPU_EXTERN int tcpu_err_is_fatal(int err);
+
+/* ------------------------------------------------------------- addresses */
+
+#define TCPU_AF_INET 4
+#define TCPU_AF_INET6 6
+
+/* The UDP address of a peer.  Kept free of socket headers so the core
+ * builds anywhere; tcpu_uv.h converts to and from struct sockaddr. */
+typedef struct tcpu_addr {
+  uint8_t family;    /* TCPU_AF_INET or TCPU_AF_INET6 */
+  uint16_t port;     /* UDP port, host byte order */
+  uint8_t ip[16];    /* IPv4 uses the first 4 bytes, the rest are zero */
+  uint32_t scope_id; /* IPv6 scope, else 0 */
+} tcpu_addr;
+
+TCPU_EXTERN int tcpu_addr_equal(const tcpu_addr *a, const tcpu_addr *b);
+/* Fills an IPv4 address from 4 bytes in network order and a host-order port. */
+TCPU_EXTERN void tcpu_addr_ipv4(tcpu_addr *a, const uint8_t ip[4],
+                                uint16_t port);
+
+/* ---------------------------------------------------------------- states */
+
+/* RFC 9293 §3.3.2, all eleven. */
+typedef enum tcpu_state {
+  TCPU_CLOSED = 0,
+  TCPU_LISTEN,
+  TCPU_SYN_SENT,
+  TCPU_SYN_RCVD,
+  TCPU_ESTABLISHED,
+  TCPU_FIN_WAIT_1,
+  TCPU_FIN_WAIT_2,
+  TCPU_CLOSE_WAIT,
+  TCPU_CLOSING,
+  TCPU_LAST_ACK,
+  TCPU_TIME_WAIT
+} tcpu_state;
+
+#define TCPU_STATE_COUNT 11
+
+/* "ESTABLISHED" style name, "UNKNOWN" outside the enum. */
+TCPU_EXTERN const char *tcpu_state_name(tcpu_state s);
+
+/* -------------------------------------------------------------- settings */
+
+/* What a full accept queue does to a completing handshake. */
+typedef enum tcpu_overflow {
+  TCPU_OVERFLOW_DROP = 0, /* drop the final ACK; the SYN-ACK is retried */
+  TCPU_OVERFLOW_RST = 1   /* reset, as Linux's tcp_abort_on_overflow=1 */
+} tcpu_overflow;
+
+typedef enum tcpu_syncookies {
+  TCPU_SYNCOOKIES_OFF = 0,     /* full SYN queue: drop the SYN */
+  TCPU_SYNCOOKIES_ON_FULL = 1, /* full SYN queue: answer with a cookie */
+  TCPU_SYNCOOKIES_ALWAYS = 2
+} tcpu_syncookies;
+
+/* Endpoint-wide settings.  tcpu_settings_default() fills the defaults,
+ * which follow Linux where the RFCs leave a choice; README.md lists them. */
+typedef struct tcpu_settings {
+  uint32_t mtu;          /* path MTU in bytes (IP packet); MSS is derived */
+  uint32_t sndbuf;       /* send buffer per connection, bytes */
+  uint32_t rcvbuf;       /* receive buffer per connection, bytes */
+  tcpu_duration msl;     /* maximum segment lifetime; TIME_WAIT is 2*MSL */
+  tcpu_duration fin_wait2_timeout; /* orphaned FIN_WAIT_2 lifetime */
+  tcpu_duration rto_initial;       /* RFC 6298 (2.1): 1 s */
+  tcpu_duration rto_min;           /* 200 ms, as Linux */
+  tcpu_duration rto_max;           /* 120 s, as Linux */
+  tcpu_duration delack_max;        /* delayed ACK bound, 40 ms */
+  uint32_t syn_retries;            /* SYN retransmissions (Linux: 6) */
+  uint32_t synack_retries;         /* SYN-ACK retransmissions (Linux: 5) */
+  uint32_t retries;                /* data retransmissions (Linux: 15) */
+  tcpu_overflow accept_overflow;
+  tcpu_syncookies syncookies;
+  uint16_t ephemeral_lo, ephemeral_hi; /* ephemeral TCP port range */
+  unsigned timestamps : 1;             /* offer RFC 7323 timestamps */
+  unsigned sack : 1;                   /* offer RFC 2018 SACK */
+  unsigned window_scaling : 1;         /* offer RFC 7323 window scale */
+  unsigned nodelay : 1;                /* disable Nagle by default */
+  /* Secret for ISNs (RFC 6528), SYN cookies and port choice.  All zero:
+   * the core draws one from libsodium's CSPRNG.  Tests set it to get
+   * repeatable runs. */
+  uint8_t secret[32];
+} tcpu_settings;
+
+TCPU_EXTERN void tcpu_settings_default(tcpu_settings *s);
+
+/* ------------------------------------------------------------- callbacks */
+
+typedef struct tcpu_endpoint tcpu_endpoint;
+typedef struct tcpu_conn tcpu_conn;
+
+/* Application events.  Every member may be NULL.  user_data is the
+ * connection's (tcpu_conn_set_user_data; an accepted connection inherits
+ * its listener's, others start with the endpoint's).  A callback returns 0,
+ * or TCPU_ERR_CALLBACK_FAILURE to make the driving call return that error.
+ * Callbacks must not call tcpu_endpoint_recv, _send or _handle_expiry. */
+typedef struct tcpu_callbacks {
+  /* The listener's accept queue became non-empty: call tcpu_accept. */
+  int (*accept)(tcpu_conn *listener, void *user_data);
+  /* An actively opened connection reached ESTABLISHED. */
+  int (*connected)(tcpu_conn *c, void *user_data);
+  /* Data or end-of-stream can be read with tcpu_conn_read. */
+  int (*readable)(tcpu_conn *c, void *user_data);
+  /* Send-buffer space freed after tcpu_conn_write returned AGAIN. */
+  int (*writable)(tcpu_conn *c, void *user_data);
+  /* Every state transition, in order. */
+  int (*state_changed)(tcpu_conn *c, tcpu_state from, tcpu_state to,
+                       void *user_data);
+  /* The connection is over: err is 0 after an orderly close, else RESET,
+   * REFUSED or TIMEDOUT.  Called once, before the handle becomes invalid
+   * if the application already closed it, else while it stays readable
+   * for the error until tcpu_conn_close. */
+  int (*closed)(tcpu_conn *c, int err, void *user_data);
+} tcpu_callbacks;
+
+/* -------------------------------------------------------------- endpoint */
+
+/* Creates an endpoint: one UDP socket's worth of TCP.  Errors: INVAL (bad
+ * settings), NOMEM. */
+TCPU_EXTERN int tcpu_endpoint_new(tcpu_endpoint **pep,
+                                  const tcpu_settings *settings,
+                                  const tcpu_callbacks *callbacks,
+                                  void *user_data, tcpu_tstamp now);
+/* Frees the endpoint and every connection in it, sending nothing.  Handles
+ * the application still holds become invalid. */
+TCPU_EXTERN void tcpu_endpoint_del(tcpu_endpoint *ep);
+TCPU_EXTERN void *tcpu_endpoint_get_user_data(const tcpu_endpoint *ep);
+
+/* Feeds one received UDP datagram.  Malformed or unwanted datagrams are
+ * counted and dropped and still return 0.  Errors: CALLBACK_FAILURE,
+ * NOMEM. */
+TCPU_EXTERN int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
+                                   const uint8_t *dgram, size_t len,
+                                   tcpu_tstamp now);
+
+/* Writes the next datagram that is due into buf and its destination into
+ * *to.  Returns its length, 0 when nothing is due (idle, or limited by the
+ * window, congestion window or pacing), or NOBUF when buflen is smaller
+ * than the largest datagram the endpoint may produce (tcpu_endpoint_max_dgram).
+ * Call until it returns 0. */
+TCPU_EXTERN tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to,
+                                          uint8_t *buf, size_t buflen,
+                                          tcpu_tstamp now);
+/* The largest datagram tcpu_endpoint_send can produce. */
+TCPU_EXTERN size_t tcpu_endpoint_max_dgram(const tcpu_endpoint *ep);
+
+/* The earliest deadline of any timer, TCPU_TSTAMP_NONE if none. */
+TCPU_EXTERN tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep);
+/* Runs every timer due at now.  Then call tcpu_endpoint_send.  Errors:
+ * CALLBACK_FAILURE. */
+TCPU_EXTERN int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep,
+                                            tcpu_tstamp now);
+
+/* Counters of the whole endpoint. */
+typedef struct tcpu_endpoint_stats {
+  uint64_t dgrams_in, dgrams_out;
+  uint64_t drop_short;        /* shorter than a TCP header */
+  uint64_t drop_bad_offset;   /* data offset < 5 or beyond the datagram */
+  uint64_t drop_bad_option;   /* truncated option, length 0 or 1, bad size */
+  uint64_t drop_bad_sack;     /* SACK option of a length no blocks fit */
+  uint64_t drop_bad_checksum; /* inner checksum mismatch */
+  uint64_t drop_bad_flags;    /* SYN+RST, SYN+FIN and similar */
+  uint64_t drop_no_conn;      /* no connection or listener (RST sent) */
+  uint64_t drop_unacceptable; /* failed the RFC 9293 §3.10.7.4 checks */
+  uint64_t drop_out_of_order; /* beyond RCV.NXT, not reassembled here */
+  uint64_t rst_sent, rst_received;
+  uint64_t challenge_acks;    /* RFC 5961 */
+  uint64_t syn_queue_overflow;
+  uint64_t accept_queue_overflow;
+  uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
+  uint64_t ctl_queue_overflow; /* stateless replies dropped for lack of room */
+  uint64_t conns_opened, conns_closed;
+} tcpu_endpoint_stats;
+
+TCPU_EXTERN void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
+                                         tcpu_endpoint_stats *st);
+
+/* ------------------------------------------------------------ connections */
+
+/* Opens a listener on TCP port `port` (1..65535).  backlog bounds both the
+ * SYN queue and the accept queue (>= 1).  The listener is a tcpu_conn in
+ * LISTEN; free it with tcpu_conn_close.  Errors: INVAL, ADDRINUSE, NOMEM. */
+TCPU_EXTERN int tcpu_listen(tcpu_endpoint *ep, uint16_t port, int backlog,
+                            tcpu_conn **plistener, tcpu_tstamp now);
+
+/* Takes the oldest established connection off the listener's accept queue.
+ * Errors: AGAIN when it is empty, INVAL when c is no listener. */
+TCPU_EXTERN int tcpu_accept(tcpu_conn *listener, tcpu_conn **pc);
+
+/* Starts an active open (SYN_SENT) to TCP port remote_port at the peer's
+ * UDP address.  local_port 0 picks an ephemeral port (RFC 6056
+ * style: hashed start, linear probe).  Errors: INVAL, ADDRINUSE,
+ * ADDRNOTAVAIL, NOMEM. */
+TCPU_EXTERN int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer,
+                             uint16_t local_port, uint16_t remote_port,
+                             tcpu_conn **pc, tcpu_tstamp now);
+
+/* Queues up to len bytes for sending; returns how many were taken (> 0).
+ * Errors: AGAIN (send buffer full; writable() follows), PIPE (shut down
+ * for writing), NOTCONN (never connected), and the connection's pending
+ * error (RESET, REFUSED, TIMEDOUT) once it has failed.  Writing in
+ * SYN_SENT/SYN_RCVD queues the data for after the handshake. */
+TCPU_EXTERN tcpu_ssize tcpu_conn_write(tcpu_conn *c, const uint8_t *data,
+                                       size_t len, tcpu_tstamp now);
+
+/* Copies up to len received bytes out; returns the count (> 0), 0 at end
+ * of stream (the peer's FIN), AGAIN when nothing is ready yet, or the
+ * connection's error (RESET, REFUSED, TIMEDOUT). */
+TCPU_EXTERN tcpu_ssize tcpu_conn_read(tcpu_conn *c, uint8_t *buf, size_t len,
+                                      tcpu_tstamp now);
+
+/* Half-close: a FIN follows the queued data; reading goes on.  Errors:
+ * NOTCONN (listener or never connected). Repeated calls are no-ops. */
+TCPU_EXTERN int tcpu_conn_shutdown(tcpu_conn *c, tcpu_tstamp now);
+
+/* Releases the handle.  The core finishes the close by itself (FIN,
+ * FIN_WAIT_*, TIME_WAIT) and frees the connection when it is done.  Unread
+ * received data turns the close into a reset (RFC 9293 §3.10.4, RFC 2525
+ * §2.17), as in Linux.  Closing a listener resets its queued connections.
+ * The handle is invalid after this call. */
+TCPU_EXTERN void tcpu_conn_close(tcpu_conn *c, tcpu_tstamp now);
+
+/* Sends RST (if synchronized) and releases the handle at once. */
+TCPU_EXTERN void tcpu_conn_abort(tcpu_conn *c, tcpu_tstamp now);
+
+TCPU_EXTERN tcpu_state tcpu_conn_state(const tcpu_conn *c);
+/* The error that ended the connection, 0 if none. */
+TCPU_EXTERN int tcpu_conn_error(const tcpu_conn *c);
+TCPU_EXTERN tcpu_endpoint *tcpu_conn_endpoint(const tcpu_conn *c);
+TCPU_EXTERN void tcpu_conn_set_user_data(tcpu_conn *c, void *user_data);
+TCPU_EXTERN void *tcpu_conn_get_user_data(const tcpu_conn *c);
+
+/* Per-connection settings that applications change at run time. */
+typedef enum tcpu_conn_opt {
+  TCPU_OPT_NODELAY = 1, /* value != 0 disables Nagle */
+} tcpu_conn_opt;
+/* Errors: INVAL for an unknown option. */
+TCPU_EXTERN int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt,
+                                 uint64_t value);
+
+/* A snapshot of a connection in the spirit of Linux's struct tcp_info. */
+typedef struct tcpu_conn_info {
+  tcpu_state state;
+  tcpu_addr peer;
+  uint16_t local_port, remote_port;
+  uint32_t snd_mss, rcv_mss;
+  uint8_t snd_wscale, rcv_wscale; /* 0xff: not negotiated */
+  unsigned timestamps : 1, sack : 1;
+  tcpu_duration srtt, rttvar, rto; /* srtt 0: no sample yet */
+  uint32_t cwnd, ssthresh;         /* bytes */
+  uint32_t snd_wnd, rcv_wnd;       /* bytes, unscaled */
+  uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
+  uint64_t segs_in, segs_out, retransmits, timeouts;
+  uint32_t unacked; /* bytes in flight */
+  uint32_t snd_buffered, rcv_buffered;
+} tcpu_conn_info;
+
+TCPU_EXTERN void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCPU_TCPU_H */
