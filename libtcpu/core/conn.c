@@ -90,6 +90,10 @@ void tcpu_conn_take_syn_options(tcpu_conn *c, const tcpu_seg *s) {
   c->sack_ok = st->sack && s->opt.sack_permitted;
 }
 
+static int fin_acked(const tcpu_conn *c) {
+  return c->fin_sent && c->snd_una == c->snd_max;
+}
+
 static void ack_now(tcpu_conn *c) {
   c->ack_now = 1;
   tcpu_conn_want_output(c);
@@ -191,9 +195,6 @@ static void update_window(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   }
 }
 
-static int fin_acked(const tcpu_conn *c) {
-  return c->fin_sent && c->snd_una == c->snd_max;
-}
 
 /* RFC 5681 §3.1: slow start below ssthresh, then about one MSS per RTT.
  * The pluggable congestion control of a later issue replaces this. */
@@ -294,8 +295,14 @@ static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     tcpu_conn_set_state(c, TCPU_CLOSE_WAIT, now);
     break;
   case TCPU_FIN_WAIT_1:
-    /* Our FIN is not acknowledged yet, or we would be in FIN-WAIT-2. */
-    tcpu_conn_set_state(c, TCPU_CLOSING, now);
+    /* Simultaneous close (RFC 9293 Figure 13) unless this segment also
+     * acknowledged our FIN. */
+    if (fin_acked(c)) {
+      tcpu_conn_set_state(c, TCPU_TIME_WAIT, now);
+      tcpu_timer_on_time_wait(c, now);
+    } else {
+      tcpu_conn_set_state(c, TCPU_CLOSING, now);
+    }
     break;
   case TCPU_FIN_WAIT_2:
     tcpu_conn_set_state(c, TCPU_TIME_WAIT, now);
@@ -483,11 +490,8 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
 
   switch (c->state) {
   case TCPU_FIN_WAIT_1:
-    if (fin_acked(c)) {
-      tcpu_conn_set_state(c, TCPU_FIN_WAIT_2, now);
-      if (!c->handle_open)
-        tcpu_timer_on_orphan(c, now);
-    }
+    /* Handled after the text: a FIN in this very segment goes straight
+     * to TIME-WAIT (RFC 9293 §3.10.7.4 eighth step, FIN-WAIT-1). */
     break;
   case TCPU_CLOSING:
     if (fin_acked(c)) {
@@ -507,4 +511,9 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
   /* Sixth (URG) is not supported (RFC 6093 §5: new applications SHOULD
    * NOT use it); urgent data is delivered as ordinary data. */
   text_and_fin(c, s, now);
+  if (c->state == TCPU_FIN_WAIT_1 && fin_acked(c)) {
+    tcpu_conn_set_state(c, TCPU_FIN_WAIT_2, now);
+    if (!c->handle_open)
+      tcpu_timer_on_orphan(c, now);
+  }
 }

@@ -104,6 +104,19 @@ void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
   *st = ep->st;
 }
 
+int tcpu_endpoint_foreach_conn(const tcpu_endpoint *ep,
+                               int (*fn)(const tcpu_conn *c, void *arg),
+                               void *arg) {
+  for (const tcpu_conn *c = ep->all; c; c = c->next) {
+    if (c->dead)
+      continue;
+    int rv = fn(c, arg);
+    if (rv != 0)
+      return rv;
+  }
+  return 0;
+}
+
 uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family) {
   uint32_t ip = family == TCPU_AF_INET6 ? 40 : 20;
   return (uint16_t)(ep->s.mtu - ip - 8 - TCPU_TCP_HDR_LEN);

@@ -54,7 +54,9 @@ void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now) {
 void tcpu_timer_on_ack_sent(tcpu_conn *c) { disarm(c, TCPU_TIMER_DELACK); }
 
 void tcpu_timer_on_data_received(tcpu_conn *c, tcpu_tstamp now) {
-  uint32_t full = c->adv_mss - (c->ts_ok ? 12u : 0u);
+  /* A full-sized segment from the peer: the smaller of the two MSS values,
+   * less the timestamp option. */
+  uint32_t full = tcpu_conn_payload_mss(c);
   if (c->rcv_bytes_unacked >= 2 * full) {
     c->ack_now = 1;
     tcpu_conn_want_output(c);

@@ -186,10 +186,10 @@ typedef struct tcpu_callbacks {
   /* Every state transition, in order. */
   int (*state_changed)(tcpu_conn *c, tcpu_state from, tcpu_state to,
                        void *user_data);
-  /* The connection is over: err is 0 after an orderly close, else RESET,
-   * REFUSED or TIMEDOUT.  Called once, before the handle becomes invalid
-   * if the application already closed it, else while it stays readable
-   * for the error until tcpu_conn_close. */
+  /* The connection reached CLOSED: err is 0 after an orderly close, else
+   * RESET, REFUSED, TIMEDOUT or ABORTED.  Called once, and only while the
+   * application holds the handle; the handle stays valid (reads return
+   * what is left, then the error or EOF) until tcpu_conn_close. */
   int (*closed)(tcpu_conn *c, int err, void *user_data);
 } tcpu_callbacks;
 
@@ -254,6 +254,17 @@ typedef struct tcpu_endpoint_stats {
 
 TCPU_EXTERN void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
                                          tcpu_endpoint_stats *st);
+
+/* Calls fn for every live connection of the endpoint — listeners, queued
+ * and orphaned ones (FIN_WAIT_*, TIME_WAIT after close) included — until
+ * fn returns nonzero, and returns that value (0 when all were visited).
+ * fn must not open, close or otherwise change connections.  This is how
+ * status tools (`tcpu show`) and tests see connections the application
+ * holds no handle for. */
+TCPU_EXTERN int tcpu_endpoint_foreach_conn(const tcpu_endpoint *ep,
+                                           int (*fn)(const tcpu_conn *c,
+                                                     void *arg),
+                                           void *arg);
 
 /* ------------------------------------------------------------ connections */
 
