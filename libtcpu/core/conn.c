@@ -8,6 +8,8 @@
 #include "core/endpoint.h"
 #include "core/seq.h"
 
+#define PAWS_IDLE_MAX_NS (24ull * 24 * 3600 * TCPU_NS_PER_S)
+
 void tcpu_conn_want_output(tcpu_conn *c) {
   tcpu_endpoint_out_push(c->ep, c);
 }
@@ -39,6 +41,7 @@ void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
      * flushed"; what the application never read is gone. */
     tcpu_ring_free(&c->sndq);
     tcpu_ring_free(&c->rcvq);
+    tcpu_rtxq_free(&c->rtxq);
   }
   tcpu_timer_stop_all(c);
   tcpu_conn_set_state(c, TCPU_CLOSED, now);
@@ -87,6 +90,7 @@ void tcpu_conn_take_syn_options(tcpu_conn *c, const tcpu_seg *s) {
   c->ts_ok = st->timestamps && s->opt.has_ts;
   if (c->ts_ok)
     c->ts_recent = s->opt.ts_val;
+  c->ts_recent_stamp = 0; /* PAWS starts with the first synchronized TS */
   c->sack_ok = st->sack && s->opt.sack_permitted;
 }
 
@@ -195,46 +199,6 @@ static void update_window(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   }
 }
 
-
-/* RFC 5681 §3.1: slow start below ssthresh, then about one MSS per RTT.
- * The pluggable congestion control of a later issue replaces this. */
-static void cc_on_ack(tcpu_conn *c, uint32_t acked) {
-  uint32_t mss = tcpu_conn_payload_mss(c);
-  if (c->cwnd < c->ssthresh) {
-    c->cwnd += acked < mss ? acked : mss;
-  } else {
-    uint32_t inc = (uint32_t)((uint64_t)mss * mss / (c->cwnd ? c->cwnd : 1));
-    c->cwnd += inc ? inc : 1;
-  }
-}
-
-static void new_ack(tcpu_conn *c, uint32_t ack, tcpu_tstamp now) {
-  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
-  uint32_t upto = seq_min(ack, data_end);
-  if (seq_gt(upto, c->snd_buf_seq)) {
-    uint32_t n = upto - c->snd_buf_seq;
-    tcpu_ring_drop(&c->sndq, n);
-    c->snd_buf_seq = upto;
-    c->bytes_acked += n;
-    cc_on_ack(c, n);
-    if (c->want_writable && tcpu_ring_space(&c->sndq) > 0) {
-      c->want_writable = 0;
-      tcpu_conn_add_event(c, TCPU_EV_WRITABLE);
-    }
-  }
-  /* Karn's rule (RFC 6298 §3): the timed segment was not retransmitted,
-   * or timing would have been cancelled. */
-  if (c->rtt_timing && seq_gt(ack, c->rtt_seq)) {
-    c->rtt_timing = 0;
-    tcpu_rtt_sample(c, now - c->rtt_time);
-  }
-  c->snd_una = ack;
-  if (seq_lt(c->snd_nxt, ack))
-    c->snd_nxt = ack;
-  c->backoff = 0;
-  tcpu_timer_on_ack(c, now);
-  tcpu_conn_want_output(c);
-}
 
 static void become_established(tcpu_conn *c, const tcpu_seg *s,
                                tcpu_tstamp now) {
@@ -345,6 +309,7 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
       tcpu_rtt_sample(c, now - c->rtt_time);
     }
     c->backoff = 0;
+    c->last_rcv = now;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
     tcpu_timer_on_ack(c, now);
@@ -425,6 +390,16 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
   }
 
   uint32_t orig_seq = s->seq;
+  /* RFC 7323 §5.3 R1 (PAWS): a timestamp older than TS.Recent marks an
+   * old duplicate from a wrapped sequence space; TS.Recent older than 24
+   * days is no longer trusted (§5.5). */
+  if (c->ts_ok && in->opt.has_ts && !(s->flags & TH_RST) &&
+      c->ts_recent_stamp != 0 && seq_lt(in->opt.ts_val, c->ts_recent) &&
+      now - c->ts_recent_stamp <= PAWS_IDLE_MAX_NS) {
+    c->paws_drops++;
+    ack_now(c);
+    return;
+  }
   /* First: sequence number acceptable? (RFC 9293 §3.10.7.4) */
   if (!accept_and_trim(c, s)) {
     if (!(s->flags & TH_RST)) {
@@ -433,9 +408,14 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
     }
     return;
   }
-  /* RFC 7323 §4.3: TS.Recent follows the segment at the left edge. */
-  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt))
+  /* RFC 7323 §4.3 (R3): TS.Recent follows the segment at the left edge,
+   * never backwards. */
+  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt) &&
+      seq_geq(in->opt.ts_val, c->ts_recent)) {
     c->ts_recent = in->opt.ts_val;
+    c->ts_recent_stamp = now;
+  }
+  tcpu_timer_on_activity(c, now);
 
   /* Second: RST. */
   if (s->flags & TH_RST) {
@@ -470,7 +450,7 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
     c->backoff = 0;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
-    new_ack(c, s->ack, now);
+    tcpu_recovery_on_ack(c, s, now);
     if (!c->passive)
       tcpu_conn_add_event(c, TCPU_EV_CONNECTED | TCPU_EV_WRITABLE);
   } else {
@@ -483,8 +463,7 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
       return;
     }
     c->probes_out = 0;
-    if (seq_gt(s->ack, c->snd_una))
-      new_ack(c, s->ack, now);
+    tcpu_recovery_on_ack(c, s, now);
     update_window(c, s, now);
   }
 
