@@ -183,7 +183,7 @@ uint32_t tcpu_conn_ts_now(const tcpu_conn *c, tcpu_tstamp now);
 
 /* ---- conn_api.c */
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
-                         uint16_t lport, uint16_t rport, tcpu_tstamp now);
+                         uint16_t lport, uint16_t rport);
 void tcpu_conn_free(tcpu_conn *c);
 
 /* ---- timer.c: only this file arms and cancels timers */

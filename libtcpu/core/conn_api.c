@@ -9,7 +9,7 @@
 #include "core/seq.h"
 
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
-                         uint16_t lport, uint16_t rport, tcpu_tstamp now) {
+                         uint16_t lport, uint16_t rport) {
   tcpu_conn *c = calloc(1, sizeof *c);
   if (c == NULL)
     return NULL;
@@ -41,9 +41,17 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
     while (c->rcv_wscale < TCPU_WSCALE_MAX &&
            (ep->s.rcvbuf >> c->rcv_wscale) > 65535)
       c->rcv_wscale++;
-  /* RFC 7323 §5.4: a per-connection random offset for TSval. */
-  c->ts_offset = (uint32_t)tcpu_keyed_hash(ep, &now, sizeof now, 0x7323) ^
-                 (uint32_t)(uintptr_t)c;
+  /* RFC 7323 §5.4: a per-connection offset for TSval, keyed like the
+   * ISN so it neither leaks uptime nor varies between repeated runs. */
+  struct {
+    tcpu_addr peer;
+    uint16_t lport, rport;
+  } k;
+  memset(&k, 0, sizeof k);
+  k.peer = c->peer;
+  k.lport = lport;
+  k.rport = rport;
+  c->ts_offset = (uint32_t)tcpu_keyed_hash(ep, &k, sizeof k, 0x7323);
   c->next = ep->all;
   c->prev = NULL;
   if (ep->all)
@@ -81,7 +89,7 @@ int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer, uint16_t local_port,
   } else if (tcpu_endpoint_find(ep, peer, local_port, remote_port)) {
     return TCPU_ERR_ADDRINUSE;
   }
-  tcpu_conn *c = tcpu_conn_new(ep, peer, local_port, remote_port, now);
+  tcpu_conn *c = tcpu_conn_new(ep, peer, local_port, remote_port);
   if (c == NULL)
     return TCPU_ERR_NOMEM;
   if (tcpu_endpoint_hash_add(ep, c) != 0) {

@@ -133,6 +133,8 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
   return n;
 }
 
+/* A pure ACK carries SND.MAX, as BSD does: after a timeout SND.NXT falls
+ * back, and an ACK from there would look like old news to the peer. */
 static tcpu_ssize send_ack(tcpu_conn *c, uint32_t seq, uint8_t *buf,
                            size_t buflen, tcpu_tstamp now) {
   tcpu_seg s;
@@ -313,7 +315,7 @@ tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
   case TCPU_SYN_RCVD:
     if (!c->syn_sent_flag)
       return send_syn(c, buf, buflen, now);
-    return c->ack_now ? send_ack(c, c->snd_nxt, buf, buflen, now) : 0;
+    return c->ack_now ? send_ack(c, c->snd_max, buf, buflen, now) : 0;
   default:
     break;
   }
@@ -330,6 +332,6 @@ tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
     return send_ack(c, c->snd_una - 1, buf, buflen, now);
   }
   if (c->ack_now)
-    return send_ack(c, c->snd_nxt, buf, buflen, now);
+    return send_ack(c, c->snd_max, buf, buflen, now);
   return 0;
 }

@@ -30,7 +30,7 @@ int tcpu_listen(tcpu_endpoint *ep, uint16_t port, int backlog,
     return TCPU_ERR_INVAL;
   if (tcpu_endpoint_find_listener(ep, port))
     return TCPU_ERR_ADDRINUSE;
-  tcpu_conn *l = tcpu_conn_new(ep, NULL, port, 0, now);
+  tcpu_conn *l = tcpu_conn_new(ep, NULL, port, 0);
   if (l == NULL)
     return TCPU_ERR_NOMEM;
   l->lst = calloc(1, sizeof *l->lst);
@@ -216,7 +216,7 @@ static void cookie_accept(tcpu_conn *l, const tcpu_addr *from,
       tcpu_endpoint_reply_rst(ep, from, s);
     return;
   }
-  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport, now);
+  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport);
   if (c == NULL)
     return;
   if (tcpu_endpoint_hash_add(ep, c) != 0) {
@@ -302,7 +302,7 @@ void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
       send_cookie(l, from, s, now);
     return;
   }
-  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport, now);
+  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport);
   if (c == NULL)
     return;
   if (tcpu_endpoint_hash_add(ep, c) != 0) {

@@ -1,0 +1,336 @@
+/*
+ * sim_common.c — shared parts of the seeded simulator properties; see
+ * sim_common.h.
+ */
+#include "sim_common.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS TCPU_NS_PER_MS
+#define US ((tcpu_duration)1000)
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end = NULL;
+  if (!s || !*s)
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end != '\0')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static void usage(const char *argv0) {
+  fprintf(stderr,
+          "usage: %s [--seed N | --seeds A:B] [-v]\n"
+          "  --seed N    replay one seed, verbosely\n"
+          "  --seeds A:B run seeds A, A+1, ..., B-1\n"
+          "  -v          print every event\n",
+          argv0);
+}
+
+int sim_parse_args(sim_args *a, int argc, char **argv, uint64_t default_count) {
+  memset(a, 0, sizeof(*a));
+  a->argv0 = argv[0];
+  a->first = 0;
+  a->end = default_count;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+      if (parse_u64(argv[++i], &a->first) != 0 || a->first == UINT64_MAX) {
+        usage(argv[0]);
+        return -1;
+      }
+      a->end = a->first + 1;
+      a->verbose = 1;
+    } else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+      char buf[64];
+      snprintf(buf, sizeof(buf), "%s", argv[++i]);
+      char *colon = strchr(buf, ':');
+      if (!colon) {
+        usage(argv[0]);
+        return -1;
+      }
+      *colon = '\0';
+      if (parse_u64(buf, &a->first) != 0 ||
+          parse_u64(colon + 1, &a->end) != 0 || a->end < a->first) {
+        usage(argv[0]);
+        return -1;
+      }
+    } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+      a->verbose = 1;
+    } else {
+      usage(argv[0]);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void sim_fail(sim_verdict *v, const char *fmt, ...) {
+  /* The first reason is the interesting one; later ones are fallout. */
+  if (!v->ok)
+    return;
+  v->ok = 0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(v->why, sizeof(v->why), fmt, ap);
+  va_end(ap);
+}
+
+/* Uniform in [lo, hi). */
+static double uniform(tcpu_link_rng *r, double lo, double hi) {
+  return lo + (hi - lo) * tcpu_link_rng_unit(r);
+}
+
+void sim_draw_link(tcpu_link_rng *r, tcpu_link_cfg *cfg, int harsh) {
+  static const uint64_t rates_mbps[] = {1, 2, 5, 10, 20, 50, 100};
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->delay = (1000 + tcpu_link_rng_below(r, 99001)) * US; /* 1-100 ms */
+  if (tcpu_link_rng_chance(r, 0.5)) {
+    tcpu_duration cap = cfg->delay / 2 < 20 * MS ? cfg->delay / 2 : 20 * MS;
+    cfg->jitter = tcpu_link_rng_below(r, cap + 1);
+  }
+  if (tcpu_link_rng_chance(r, 0.5)) {
+    cfg->rate_bps = rates_mbps[tcpu_link_rng_below(r, 7)] * 1000000;
+    cfg->overhead = 28;
+    cfg->queue_pkts = (uint32_t)(50 + tcpu_link_rng_below(r, 451));
+    if (tcpu_link_rng_chance(r, 0.3))
+      cfg->queue_bytes = 65536 + tcpu_link_rng_below(r, 1 << 20);
+  }
+  uint64_t mode = tcpu_link_rng_below(r, 10);
+  if (!harsh) {
+    if (mode < 5)
+      cfg->loss = uniform(r, 0.0, 0.10);
+  } else if (mode >= 3 && mode <= 6) {
+    cfg->loss = uniform(r, 0.0, 0.10);
+  } else if (mode <= 8) {
+    cfg->loss = uniform(r, 0.10, 0.30);
+  } else if (mode == 9) {
+    /* Bursts: stationary P(bad) <= 0.05 / 0.35, times loss_bad < 0.8,
+     * stays near 10%; p_bad_good >= 0.3 ends bursts within a few
+     * datagrams even when only retransmissions cross the link. */
+    cfg->ge_p_good_bad = uniform(r, 0.005, 0.05);
+    cfg->ge_p_bad_good = uniform(r, 0.3, 0.7);
+    cfg->ge_loss_good = uniform(r, 0.0, 0.02);
+    cfg->ge_loss_bad = uniform(r, 0.3, 0.8);
+  }
+  if (tcpu_link_rng_chance(r, 0.3))
+    cfg->dup = uniform(r, 0.0, 0.05);
+  if (tcpu_link_rng_chance(r, 0.3)) {
+    cfg->reorder = uniform(r, 0.0, 0.10);
+    cfg->reorder_delay = (1000 + tcpu_link_rng_below(r, 19001)) * US;
+  }
+  if (tcpu_link_rng_chance(r, 0.2))
+    cfg->corrupt = uniform(r, 0.0, 0.02);
+}
+
+void sim_print_link(FILE *f, const char *name, const tcpu_link_cfg *c) {
+  fprintf(f,
+          "  link %s: delay %.3f ms jitter %.3f ms rate %" PRIu64
+          " bit/s queue %" PRIu32 " pkts %" PRIu64 " bytes loss %.4f"
+          " ge(gb %.4f bg %.4f good %.4f bad %.4f) dup %.4f"
+          " reorder %.4f (+%.3f ms) corrupt %.4f\n",
+          name, (double)c->delay / 1e6, (double)c->jitter / 1e6, c->rate_bps,
+          c->queue_pkts, c->queue_bytes, c->loss, c->ge_p_good_bad,
+          c->ge_p_bad_good, c->ge_loss_good, c->ge_loss_bad, c->dup,
+          c->reorder, (double)c->reorder_delay / 1e6, c->corrupt);
+}
+
+void sim_settings(tcpu_link_rng *r, tcpu_settings *s) {
+  tcpu_settings_default(s);
+  for (size_t i = 0; i < sizeof(s->secret); i++)
+    s->secret[i] = (uint8_t)tcpu_link_rng_next(r);
+  /* Generous retries and a short backoff cap: a timeout in the simulator
+   * is a failure, never an expected outcome of the drawn loss. */
+  s->syn_retries = 30;
+  s->synack_retries = 30;
+  s->retries = 30;
+  s->rto_max = 10 * TCPU_NS_PER_S;
+  uint64_t m = tcpu_link_rng_below(r, 10);
+  s->mtu = m < 8 ? 1500 : m == 8 ? 1280 : 576;
+  uint64_t b = tcpu_link_rng_below(r, 5);
+  if (b == 3)
+    s->sndbuf = 16 * 1024;
+  else if (b == 4)
+    s->sndbuf = 64 * 1024;
+  b = tcpu_link_rng_below(r, 5);
+  if (b == 3)
+    s->rcvbuf = 32 * 1024;
+  else if (b == 4)
+    s->rcvbuf = 256 * 1024;
+  s->nodelay = tcpu_link_rng_chance(r, 0.5) ? 1u : 0u;
+  s->timestamps = tcpu_link_rng_chance(r, 0.8) ? 1u : 0u;
+  s->sack = tcpu_link_rng_chance(r, 0.8) ? 1u : 0u;
+  s->window_scaling = tcpu_link_rng_chance(r, 0.8) ? 1u : 0u;
+}
+
+void sim_tracer_init(sim_tracer *t, int verbose, const char *const *names) {
+  memset(t, 0, sizeof(*t));
+  t->hash = 0xcbf29ce484222325ull;
+  t->verbose = verbose;
+  t->node_names = names;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+void sim_fmt_time(char *out, size_t outlen, tcpu_tstamp t) {
+  if (t == TCPU_TSTAMP_NONE) {
+    snprintf(out, outlen, "never");
+    return;
+  }
+  snprintf(out, outlen, "%" PRIu64 ".%06" PRIu64, t / TCPU_NS_PER_S,
+           (t % TCPU_NS_PER_S) / 1000);
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+
+/* Options the way tcpdump prints them: <mss 1460,sackOK,TS val 1 ecr 0>. */
+static void describe_opts(char *out, size_t outlen, const uint8_t *o,
+                          size_t n) {
+  size_t used = 0;
+  out[0] = '\0';
+#define ADD(...)                                                              \
+  do {                                                                        \
+    if (used < outlen)                                                        \
+      used += (size_t)snprintf(out + used, outlen - used, __VA_ARGS__);       \
+  } while (0)
+  ADD(" <");
+  size_t i = 0;
+  int first = 1;
+  while (i < n && o[i] != 0) {
+    const char *sep = first ? "" : ",";
+    first = 0;
+    if (o[i] == 1) {
+      ADD("%snop", sep);
+      i++;
+      continue;
+    }
+    if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n) {
+      ADD("%sbad option", sep);
+      break;
+    }
+    const uint8_t *p = o + i + 2;
+    size_t l = o[i + 1];
+    if (o[i] == 2 && l == 4)
+      ADD("%smss %u", sep, (unsigned)p[0] << 8 | p[1]);
+    else if (o[i] == 3 && l == 3)
+      ADD("%swscale %u", sep, p[0]);
+    else if (o[i] == 4 && l == 2)
+      ADD("%ssackOK", sep);
+    else if (o[i] == 8 && l == 10)
+      ADD("%sTS val %" PRIu32 " ecr %" PRIu32, sep, be32(p), be32(p + 4));
+    else if (o[i] == 5 && l >= 10 && (l - 2) % 8 == 0) {
+      ADD("%ssack", sep);
+      for (size_t k = 0; k + 8 <= l - 2; k += 8)
+        ADD(" %" PRIu32 ":%" PRIu32, be32(p + k), be32(p + k + 4));
+    } else
+      ADD("%sopt-%u len %zu", sep, o[i], l);
+    i += l;
+  }
+  ADD(">");
+#undef ADD
+}
+
+void sim_describe_seg(char *out, size_t outlen, const uint8_t *d, size_t len) {
+  if (len < 20) {
+    snprintf(out, outlen, "short datagram (%zu bytes)", len);
+    return;
+  }
+  unsigned sport = (unsigned)d[0] << 8 | d[1];
+  unsigned dport = (unsigned)d[2] << 8 | d[3];
+  uint32_t seq = be32(d + 4), ack = be32(d + 8);
+  size_t off = (size_t)(d[12] >> 4) * 4;
+  uint8_t fl = d[13];
+  unsigned win = (unsigned)d[14] << 8 | d[15];
+  size_t plen = off >= 20 && off <= len ? len - off : 0;
+  char flags[8];
+  size_t n = 0;
+  if (fl & 0x02)
+    flags[n++] = 'S';
+  if (fl & 0x01)
+    flags[n++] = 'F';
+  if (fl & 0x04)
+    flags[n++] = 'R';
+  if (fl & 0x08)
+    flags[n++] = 'P';
+  if (fl & 0x10)
+    flags[n++] = '.';
+  flags[n] = '\0';
+  char ackbuf[24] = "";
+  if (fl & 0x10)
+    snprintf(ackbuf, sizeof(ackbuf), " ack %" PRIu32, ack);
+  char opts[200] = "";
+  if (off > 20 && off <= len)
+    describe_opts(opts, sizeof(opts), d + 20, off - 20);
+  snprintf(out, outlen, "%u>%u %s %" PRIu32 ":%" PRIu32 "(%zu)%s win %u%s",
+           sport, dport, flags, seq, seq + (uint32_t)plen, plen, ackbuf, win,
+           opts);
+}
+
+void sim_trace(void *arg, const tcpu_netsim_trace_rec *r) {
+  sim_tracer *t = arg;
+  uint64_t f[6] = {(uint64_t)r->ev, r->now, (uint64_t)r->from,
+                   (uint64_t)r->to, (uint64_t)r->len, r->arrive};
+  t->hash = fnv(t->hash, f, sizeof(f));
+  if (r->data)
+    t->hash = fnv(t->hash, r->data, r->len);
+  t->events++;
+  if (!t->verbose)
+    return;
+  static const char *const evname[] = {
+      [TCPU_NETSIM_EV_SEND] = "send",
+      [TCPU_NETSIM_EV_UNROUTABLE] = "unroutable",
+      [TCPU_NETSIM_EV_LOST] = "LOST",
+      [TCPU_NETSIM_EV_DROP_QUEUE] = "QDROP",
+      [TCPU_NETSIM_EV_DUPLICATED] = "dup",
+      [TCPU_NETSIM_EV_DELIVER] = "recv",
+      [TCPU_NETSIM_EV_EXPIRY] = "timer"};
+  char now[32], arrive[32], seg[320] = "";
+  sim_fmt_time(now, sizeof(now), r->now);
+  const char *from = t->node_names ? t->node_names[r->from] : "?";
+  const char *to = r->to == TCPU_NETSIM_NODE_NONE || !t->node_names
+                       ? "-"
+                       : t->node_names[r->to];
+  if (r->ev == TCPU_NETSIM_EV_EXPIRY) {
+    printf("%12s %s timers\n", now, from);
+    return;
+  }
+  sim_describe_seg(seg, sizeof(seg), r->data, r->len);
+  if (r->arrive != TCPU_TSTAMP_NONE) {
+    sim_fmt_time(arrive, sizeof(arrive), r->arrive);
+    printf("%12s %s>%s %-5s %s (arrives %s%s%s)\n", now, from, to,
+           evname[r->ev], seg, arrive, r->reordered ? ", held back" : "",
+           r->corrupted ? ", CORRUPTED" : "");
+  } else {
+    printf("%12s %s>%s %-5s %s\n", now, from, to, evname[r->ev], seg);
+  }
+}
+
+void sim_print_stats(FILE *f, const char *name, const tcpu_endpoint *ep) {
+  tcpu_endpoint_stats st;
+  tcpu_endpoint_get_stats(ep, &st);
+  fprintf(f,
+          "  %s stats: in %" PRIu64 " out %" PRIu64 " short %" PRIu64
+          " bad_offset %" PRIu64 " bad_option %" PRIu64 " bad_sack %" PRIu64
+          " bad_checksum %" PRIu64 " bad_flags %" PRIu64 " no_conn %" PRIu64
+          " unacceptable %" PRIu64 " out_of_order %" PRIu64
+          " rst_sent %" PRIu64 " rst_received %" PRIu64
+          " challenge_acks %" PRIu64 " opened %" PRIu64 " closed %" PRIu64
+          "\n",
+          name, st.dgrams_in, st.dgrams_out, st.drop_short, st.drop_bad_offset,
+          st.drop_bad_option, st.drop_bad_sack, st.drop_bad_checksum,
+          st.drop_bad_flags, st.drop_no_conn, st.drop_unacceptable,
+          st.drop_out_of_order, st.rst_sent, st.rst_received,
+          st.challenge_acks, st.conns_opened, st.conns_closed);
+}
