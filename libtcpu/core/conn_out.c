@@ -54,7 +54,9 @@ void tcpu_conn_on_read(tcpu_conn *c) {
   if (c->state < TCPU_ESTABLISHED || c->fin_rcvd)
     return;
   uint32_t cur = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-  uint32_t space = tcpu_conn_rcv_window(c);
+  /* What the window field can express at most, not the buffer. */
+  uint32_t space = min_u32(tcpu_conn_rcv_window(c),
+                           (uint32_t)65535 << c->rcv_wscale);
   uint32_t step = min_u32((uint32_t)c->rcvq.cap / 2, c->adv_mss);
   /* A window update is worth a segment once the offered window can grow
    * by two segments, or reopen from (nearly) closed by the SWS step. */
