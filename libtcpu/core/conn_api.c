@@ -8,6 +8,8 @@
 #include "core/endpoint.h"
 #include "core/seq.h"
 
+#define TCPU_QUICKACKS 16 /* Linux TCP_MAX_QUICKACKS */
+
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
                          uint16_t lport, uint16_t rport) {
   tcpu_conn *c = calloc(1, sizeof *c);
@@ -199,6 +201,8 @@ void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
    * starts arbitrarily high. */
   c->cwnd = 10 * tcpu_conn_payload_mss(c);
   c->ssthresh = UINT32_MAX;
+  c->quickacks = TCPU_QUICKACKS;
+  c->snd_sml = c->snd_una;
   if (c->fin_queued)
     apply_shutdown(c, now);
 }

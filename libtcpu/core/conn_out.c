@@ -186,8 +186,11 @@ static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
     if (len < mss && in_flight > 0 && !is_rtx && len < c->max_snd_wnd / 2)
       return 0;
   } else if (len < mss && len > 0 && !is_rtx && !c->nodelay &&
-             in_flight > 0 && !fin_left) {
-    /* Nagle (RFC 896; RFC 9293 §3.7.4): one small segment in flight. */
+             seq_gt(c->snd_sml, c->snd_una) && !fin_left) {
+    /* Nagle (RFC 896; RFC 9293 §3.7.4) in Minshall's form, as Linux: hold
+     * a small segment only while an earlier small one is unacknowledged,
+     * so a request that ends in a short segment is not delayed behind
+     * full-sized ones. */
     return 0;
   }
   int fin = fin_left && c->snd_nxt + len == data_end;
@@ -221,6 +224,8 @@ static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
       c->rtt_time = now;
     }
   }
+  if (len < mss)
+    c->snd_sml = c->snd_nxt + len;
   c->snd_nxt += len + (fin ? 1u : 0u);
   if (seq_lt(c->snd_max, c->snd_nxt))
     c->snd_max = c->snd_nxt;
