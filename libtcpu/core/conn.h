@@ -106,6 +106,8 @@ struct tcpu_conn {
   uint16_t adv_mss;   /* the MSS we advertise */
   uint32_t ts_recent, ts_offset;
   uint32_t rcv_bytes_unacked; /* in-order bytes not yet acknowledged */
+  uint32_t quickacks;  /* data segments still acknowledged at once */
+  uint32_t snd_sml;    /* end of the last small segment sent (Minshall) */
 
   tcpu_ring sndq; /* first byte has sequence number snd_buf_seq */
   uint32_t snd_buf_seq;

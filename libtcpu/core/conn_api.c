@@ -8,6 +8,8 @@
 #include "core/endpoint.h"
 #include "core/seq.h"
 
+#define TCPU_QUICKACKS 16 /* Linux TCP_MAX_QUICKACKS */
+
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
                          uint16_t lport, uint16_t rport) {
   tcpu_conn *c = calloc(1, sizeof *c);
@@ -209,6 +211,8 @@ void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
   c->ssthresh = UINT32_MAX;
   c->recovery_point = c->snd_una;
   tcpu_timer_on_activity(c, now);
+  c->quickacks = TCPU_QUICKACKS;
+  c->snd_sml = c->snd_una;
   if (c->fin_queued)
     apply_shutdown(c, now);
 }

@@ -241,9 +241,12 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
      * window the peer ever offered. */
     if (len < mss && in_flight > 0 && len < c->max_snd_wnd / 2)
       return 0;
-  } else if (len < mss && len > 0 && !c->nodelay && in_flight > 0 &&
-             !fin_left) {
-    /* Nagle (RFC 896; RFC 9293 §3.7.4): one small segment in flight. */
+  } else if (len < mss && len > 0 && !c->nodelay &&
+             seq_gt(c->snd_sml, c->snd_una) && !fin_left) {
+    /* Nagle (RFC 896; RFC 9293 §3.7.4) in Minshall's form, as Linux: hold
+     * a small segment only while an earlier small one is unacknowledged,
+     * so a request that ends in a short segment is not delayed behind
+     * full-sized ones. */
     return 0;
   }
   int fin = fin_left && c->snd_nxt + len == data_end;
@@ -254,9 +257,13 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
                      now) != 0)
     return 0; /* out of memory: try again later */
   tcpu_ssize n = send_range(c, c->snd_nxt, len, fin, buf, buflen, now);
-  if (n <= 0)
+  if (n <= 0) {
+    tcpu_rtxq_drop_last(&c->rtxq);
     return n;
+  }
   c->bytes_sent += len;
+  if (len < mss)
+    c->snd_sml = c->snd_nxt + len;
   c->snd_nxt += seqlen;
   c->snd_max = c->snd_nxt;
   if (fin)

@@ -163,8 +163,7 @@ static int alloc_blocks(tcpu_rob *r, uint32_t s, uint32_t e) {
   return 0;
 }
 
-static void copy_in(tcpu_rob *r, uint32_t seq, const uint8_t *src,
-                    uint32_t n) {
+static void copy_in(tcpu_rob *r, uint32_t seq, const uint8_t *src, uint32_t n) {
   while (n > 0) {
     uint32_t off = seq & (CHUNK - 1);
     uint32_t k = CHUNK - off < n ? CHUNK - off : n;

@@ -13,8 +13,9 @@
  *   bytes held + 2 * TCPU_ROB_CHUNK per range, and at most
  *   the window + 2 * TCPU_ROB_CHUNK,
  * plus the range array (TCPU_ROB_MAX_RANGES + 1 entries) and the table
- * (8 bytes per block the held data spans).  Nothing is allocated until the
- * first out-of-order byte arrives, and everything is freed whenever the rob
+ * (a power of two of pointers, at least 16 and under twice the number of
+ * blocks the held data spans).  Nothing is allocated until the first
+ * out-of-order byte arrives, and everything is freed whenever the rob
  * empties again.
  *
  * Every function that takes rcv_nxt first discards what is held below it,
@@ -55,11 +56,11 @@ typedef struct tcpu_rob {
   tcpu_rob_range *ranges; /* nranges, sorted by sequence; NULL when empty */
   uint8_t **slot;         /* nslots block pointers; NULL when empty */
   uint32_t nranges, nslots;
-  uint32_t nblocks;       /* blocks allocated, TCPU_ROB_CHUNK bytes each */
+  uint32_t nblocks; /* blocks allocated, TCPU_ROB_CHUNK bytes each */
   unsigned dsack_pending : 1;
-  tcpu_sack_block dsack;  /* RFC 2883: first block of the next ACK */
-  size_t bytes;           /* bytes held */
-  uint64_t clock;         /* source of tcpu_rob_range.stamp */
+  tcpu_sack_block dsack; /* RFC 2883: first block of the next ACK */
+  size_t bytes;          /* bytes held */
+  uint64_t clock;        /* source of tcpu_rob_range.stamp */
   tcpu_rob_stats st;
 } tcpu_rob;
 

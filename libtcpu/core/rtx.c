@@ -41,6 +41,11 @@ int tcpu_rtxq_push(tcpu_rtxq *q, uint32_t seq, uint32_t len, uint32_t flags,
   return 0;
 }
 
+void tcpu_rtxq_drop_last(tcpu_rtxq *q) {
+  if (q->n > 0)
+    q->n--;
+}
+
 uint32_t tcpu_rtxq_find(const tcpu_rtxq *q, uint32_t seq) {
   uint32_t lo = 0, hi = q->n;
   while (lo < hi) {

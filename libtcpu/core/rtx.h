@@ -48,6 +48,8 @@ static inline tcpu_txseg *tcpu_rtxq_at(const tcpu_rtxq *q, uint32_t i) {
  * TCPU_ERR_NOMEM. */
 int tcpu_rtxq_push(tcpu_rtxq *q, uint32_t seq, uint32_t len, uint32_t flags,
                    tcpu_tstamp now);
+/* Forgets the newest record (its segment could not be sent after all). */
+void tcpu_rtxq_drop_last(tcpu_rtxq *q);
 /* Index of the record holding sequence number seq, or q->n if none. */
 uint32_t tcpu_rtxq_find(const tcpu_rtxq *q, uint32_t seq);
 

@@ -116,7 +116,13 @@ void tcpu_timer_on_data_received(tcpu_conn *c, tcpu_tstamp now) {
   /* A full-sized segment from the peer: the smaller of the two MSS values,
    * less the timestamp option. */
   uint32_t full = tcpu_conn_payload_mss(c);
-  if (c->rcv_bytes_unacked >= 2 * full) {
+  /* Linux's quick-ACK mode: the first data segments are acknowledged at
+   * once, so the peer's slow start is not held back by delayed ACKs. */
+  if (c->quickacks > 0) {
+    c->quickacks--;
+    c->ack_now = 1;
+    tcpu_conn_want_output(c);
+  } else if (c->rcv_bytes_unacked >= 2 * full) {
     c->ack_now = 1;
     tcpu_conn_want_output(c);
   } else if (c->timer[TCPU_TIMER_DELACK] == TCPU_TSTAMP_NONE) {
