@@ -42,6 +42,7 @@ void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
     tcpu_ring_free(&c->sndq);
     tcpu_ring_free(&c->rcvq);
     tcpu_rtxq_free(&c->rtxq);
+    tcpu_rob_free(&c->rob);
   }
   tcpu_timer_stop_all(c);
   tcpu_conn_set_state(c, TCPU_CLOSED, now);
@@ -140,6 +141,9 @@ static int accept_and_trim(tcpu_conn *c, tcpu_seg *s) {
     }
     if (d > s->len)
       d = (uint32_t)s->len; /* only the FIN is new */
+    /* RFC 2883 §4.1.1: the repeated part is reported as a D-SACK. */
+    if (d > 0)
+      tcpu_rob_note_dup_below(&c->rob, s->seq, s->seq + d);
     s->data += d;
     s->len -= d;
     s->seq += d;
@@ -209,6 +213,16 @@ static void become_established(tcpu_conn *c, const tcpu_seg *s,
   tcpu_conn_set_state(c, TCPU_ESTABLISHED, now);
 }
 
+/* n in-order bytes reached the receive buffer. */
+static void deliver(tcpu_conn *c, uint32_t n) {
+  if (n == 0)
+    return;
+  c->rcv_nxt += n;
+  c->bytes_received += n;
+  c->rcv_bytes_unacked += n;
+  tcpu_conn_add_event(c, TCPU_EV_READABLE);
+}
+
 /* Seventh and eighth steps: segment text, then FIN. */
 static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   int can_receive = c->state == TCPU_ESTABLISHED ||
@@ -221,30 +235,41 @@ static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
       tcpu_conn_reset(c, TCPU_ERR_ABORTED, now);
       return;
     }
-    if (s->seq != c->rcv_nxt) {
-      /* Beyond RCV.NXT: no reassembly here; a duplicate ACK at once
-       * tells the sender where the hole is (RFC 5681 §4.2). */
-      c->ep->st.drop_out_of_order++;
+    if (tcpu_rob_empty(&c->rob) && s->seq == c->rcv_nxt) {
+      /* In order with no hole behind: straight into the buffer. */
+      long n = tcpu_ring_push(&c->rcvq, s->data, s->len);
+      if (n < 0) {
+        ack_now(c);
+        return; /* out of memory: treat as lost, the peer retransmits */
+      }
+      deliver(c, (uint32_t)n);
+      if ((size_t)n < s->len) {
+        ack_now(c);
+        return; /* the rest did not fit: no FIN yet either */
+      }
+      tcpu_timer_on_data_received(c, now);
+    } else {
+      /* RFC 9293 §3.10.7.4 seventh step: keep what is beyond RCV.NXT
+       * for later (memory bounded by the window we offered). */
+      if (s->seq != c->rcv_nxt)
+        c->ep->st.out_of_order++;
+      int n = tcpu_rob_insert(&c->rob, c->rcv_nxt, c->rcv_nxt + adv_window(c),
+                              s->seq, s->data, s->len);
+      if (n < 0)
+        c->ep->st.drop_reassembly++;
+      deliver(c, (uint32_t)tcpu_rob_pop(&c->rob, c->rcv_nxt, &c->rcvq));
+      /* RFC 5681 §4.2: out-of-order data, and data that fills a hole,
+       * are acknowledged at once, with SACK blocks (RFC 2018 §4). */
       ack_now(c);
-      return;
     }
-    long n = tcpu_ring_push(&c->rcvq, s->data, s->len);
-    if (n < 0) {
-      ack_now(c);
-      return; /* out of memory: treat as lost, the peer retransmits */
-    }
-    c->rcv_nxt += (uint32_t)n;
-    c->bytes_received += (uint64_t)n;
-    c->rcv_bytes_unacked += (uint32_t)n;
-    if (n > 0)
-      tcpu_conn_add_event(c, TCPU_EV_READABLE);
-    if ((size_t)n < s->len) {
-      ack_now(c);
-      return; /* the rest did not fit: no FIN yet either */
-    }
-    tcpu_timer_on_data_received(c, now);
   }
-  if (!(s->flags & TH_FIN) || s->seq + (uint32_t)s->len != c->rcv_nxt)
+  if (s->flags & TH_FIN) {
+    c->fin_seen = 1;
+    c->fin_seq = s->seq + (uint32_t)s->len;
+    if (s->seq != c->rcv_nxt)
+      ack_now(c);
+  }
+  if (!c->fin_seen || c->fin_seq != c->rcv_nxt)
     return;
   if (c->state == TCPU_CLOSE_WAIT || c->state == TCPU_CLOSING ||
       c->state == TCPU_LAST_ACK || c->state == TCPU_TIME_WAIT)
@@ -404,6 +429,11 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
   if (!accept_and_trim(c, s)) {
     if (!(s->flags & TH_RST)) {
       c->ep->st.drop_unacceptable++;
+      /* Data wholly below RCV.NXT: a needless retransmission, which
+       * D-SACK tells the sender about (RFC 2883 §4.1.1). */
+      if (s->len > 0 && seq_leq(s->seq + (uint32_t)s->len, c->rcv_nxt))
+        tcpu_rob_note_dup_below(&c->rob, s->seq,
+                                s->seq + (uint32_t)s->len);
       ack_now(c);
     }
     return;

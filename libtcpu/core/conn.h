@@ -12,6 +12,7 @@
 #define TCPU_CORE_CONN_H
 
 #include "core/ring.h"
+#include "core/rob.h"
 #include "core/rtx.h"
 #include "core/seg.h"
 #include "tcpu/tcpu.h"
@@ -112,6 +113,9 @@ struct tcpu_conn {
   tcpu_ring sndq; /* first byte has sequence number snd_buf_seq */
   uint32_t snd_buf_seq;
   tcpu_ring rcvq;
+  tcpu_rob rob;     /* out-of-order data beyond RCV.NXT */
+  uint32_t fin_seq; /* the peer's FIN, once seen, even beyond a hole */
+  unsigned fin_seen : 1;
 
   tcpu_tstamp timer[TCPU_TIMER_COUNT];
   uint32_t backoff;   /* consecutive RTO expirations */

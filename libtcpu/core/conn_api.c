@@ -32,6 +32,7 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
   tcpu_ring_init(&c->rcvq, ep->s.rcvbuf);
   tcpu_rtt_init(c);
   tcpu_rtxq_init(&c->rtxq);
+  tcpu_rob_init(&c->rob);
   tcpu_rack_init(c);
   c->keepalive = ep->s.keepalive;
   c->ka_idle = ep->s.keepalive_idle;
@@ -74,6 +75,7 @@ void tcpu_conn_free(tcpu_conn *c) {
   tcpu_ring_free(&c->sndq);
   tcpu_ring_free(&c->rcvq);
   tcpu_rtxq_free(&c->rtxq);
+  tcpu_rob_free(&c->rob);
   free(c->lst);
   free(c);
 }

@@ -66,7 +66,7 @@ void tcpu_conn_on_read(tcpu_conn *c) {
   }
 }
 
-static void base_seg(const tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
+static void base_seg(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
   memset(s, 0, sizeof *s);
   s->sport = c->lport;
   s->dport = c->rport;
@@ -75,6 +75,14 @@ static void base_seg(const tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
     s->opt.ts_val = tcpu_conn_ts_now(c, now);
     s->opt.ts_ecr = c->ts_recent;
   }
+  /* RFC 2018 §4: every ACK carries SACK blocks while data is held out of
+   * order; RFC 2883: a pending D-SACK block goes first.  Three blocks fit
+   * beside timestamps, four without. */
+  if (c->sack_ok && c->state >= TCPU_ESTABLISHED &&
+      (!tcpu_rob_empty(&c->rob) || tcpu_rob_dsack_pending(&c->rob)))
+    s->opt.nsack = (uint8_t)tcpu_rob_sack_blocks(&c->rob, c->rcv_nxt,
+                                                 s->opt.sack,
+                                                 c->ts_ok ? 3 : 4);
 }
 
 static tcpu_ssize emit(tcpu_conn *c, const tcpu_seg *s, uint8_t *buf,

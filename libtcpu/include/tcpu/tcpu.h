@@ -247,7 +247,8 @@ typedef struct tcpu_endpoint_stats {
   uint64_t drop_bad_flags;    /* SYN+RST, SYN+FIN and similar */
   uint64_t drop_no_conn;      /* no connection or listener (RST sent) */
   uint64_t drop_unacceptable; /* failed the RFC 9293 §3.10.7.4 checks */
-  uint64_t drop_out_of_order; /* beyond RCV.NXT, not reassembled here */
+  uint64_t out_of_order;      /* segments beyond RCV.NXT, reassembled */
+  uint64_t drop_reassembly;   /* out-of-order data the reassembly refused */
   uint64_t rst_sent, rst_received;
   uint64_t challenge_acks;    /* RFC 5961 */
   uint64_t syn_queue_overflow;
