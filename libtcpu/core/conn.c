@@ -8,6 +8,8 @@
 #include "core/endpoint.h"
 #include "core/seq.h"
 
+#define PAWS_IDLE_MAX_NS (24ull * 24 * 3600 * TCPU_NS_PER_S)
+
 void tcpu_conn_want_output(tcpu_conn *c) {
   tcpu_endpoint_out_push(c->ep, c);
 }
@@ -39,6 +41,8 @@ void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
      * flushed"; what the application never read is gone. */
     tcpu_ring_free(&c->sndq);
     tcpu_ring_free(&c->rcvq);
+    tcpu_rtxq_free(&c->rtxq);
+    tcpu_rob_free(&c->rob);
   }
   tcpu_timer_stop_all(c);
   tcpu_conn_set_state(c, TCPU_CLOSED, now);
@@ -87,6 +91,7 @@ void tcpu_conn_take_syn_options(tcpu_conn *c, const tcpu_seg *s) {
   c->ts_ok = st->timestamps && s->opt.has_ts;
   if (c->ts_ok)
     c->ts_recent = s->opt.ts_val;
+  c->ts_recent_stamp = 0; /* PAWS starts with the first synchronized TS */
   c->sack_ok = st->sack && s->opt.sack_permitted;
 }
 
@@ -136,6 +141,9 @@ static int accept_and_trim(tcpu_conn *c, tcpu_seg *s) {
     }
     if (d > s->len)
       d = (uint32_t)s->len; /* only the FIN is new */
+    /* RFC 2883 §4.1.1: the repeated part is reported as a D-SACK. */
+    if (d > 0)
+      tcpu_rob_note_dup_below(&c->rob, s->seq, s->seq + d);
     s->data += d;
     s->len -= d;
     s->seq += d;
@@ -196,46 +204,6 @@ static void update_window(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
 }
 
 
-/* RFC 5681 §3.1: slow start below ssthresh, then about one MSS per RTT.
- * The pluggable congestion control of a later issue replaces this. */
-static void cc_on_ack(tcpu_conn *c, uint32_t acked) {
-  uint32_t mss = tcpu_conn_payload_mss(c);
-  if (c->cwnd < c->ssthresh) {
-    c->cwnd += acked < mss ? acked : mss;
-  } else {
-    uint32_t inc = (uint32_t)((uint64_t)mss * mss / (c->cwnd ? c->cwnd : 1));
-    c->cwnd += inc ? inc : 1;
-  }
-}
-
-static void new_ack(tcpu_conn *c, uint32_t ack, tcpu_tstamp now) {
-  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
-  uint32_t upto = seq_min(ack, data_end);
-  if (seq_gt(upto, c->snd_buf_seq)) {
-    uint32_t n = upto - c->snd_buf_seq;
-    tcpu_ring_drop(&c->sndq, n);
-    c->snd_buf_seq = upto;
-    c->bytes_acked += n;
-    cc_on_ack(c, n);
-    if (c->want_writable && tcpu_ring_space(&c->sndq) > 0) {
-      c->want_writable = 0;
-      tcpu_conn_add_event(c, TCPU_EV_WRITABLE);
-    }
-  }
-  /* Karn's rule (RFC 6298 §3): the timed segment was not retransmitted,
-   * or timing would have been cancelled. */
-  if (c->rtt_timing && seq_gt(ack, c->rtt_seq)) {
-    c->rtt_timing = 0;
-    tcpu_rtt_sample(c, now - c->rtt_time);
-  }
-  c->snd_una = ack;
-  if (seq_lt(c->snd_nxt, ack))
-    c->snd_nxt = ack;
-  c->backoff = 0;
-  tcpu_timer_on_ack(c, now);
-  tcpu_conn_want_output(c);
-}
-
 static void become_established(tcpu_conn *c, const tcpu_seg *s,
                                tcpu_tstamp now) {
   c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
@@ -243,6 +211,16 @@ static void become_established(tcpu_conn *c, const tcpu_seg *s,
   c->snd_wl1 = s->seq;
   c->snd_wl2 = s->ack;
   tcpu_conn_set_state(c, TCPU_ESTABLISHED, now);
+}
+
+/* n in-order bytes reached the receive buffer. */
+static void deliver(tcpu_conn *c, uint32_t n) {
+  if (n == 0)
+    return;
+  c->rcv_nxt += n;
+  c->bytes_received += n;
+  c->rcv_bytes_unacked += n;
+  tcpu_conn_add_event(c, TCPU_EV_READABLE);
 }
 
 /* Seventh and eighth steps: segment text, then FIN. */
@@ -257,30 +235,41 @@ static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
       tcpu_conn_reset(c, TCPU_ERR_ABORTED, now);
       return;
     }
-    if (s->seq != c->rcv_nxt) {
-      /* Beyond RCV.NXT: no reassembly here; a duplicate ACK at once
-       * tells the sender where the hole is (RFC 5681 §4.2). */
-      c->ep->st.drop_out_of_order++;
+    if (tcpu_rob_empty(&c->rob) && s->seq == c->rcv_nxt) {
+      /* In order with no hole behind: straight into the buffer. */
+      long n = tcpu_ring_push(&c->rcvq, s->data, s->len);
+      if (n < 0) {
+        ack_now(c);
+        return; /* out of memory: treat as lost, the peer retransmits */
+      }
+      deliver(c, (uint32_t)n);
+      if ((size_t)n < s->len) {
+        ack_now(c);
+        return; /* the rest did not fit: no FIN yet either */
+      }
+      tcpu_timer_on_data_received(c, now);
+    } else {
+      /* RFC 9293 §3.10.7.4 seventh step: keep what is beyond RCV.NXT
+       * for later (memory bounded by the window we offered). */
+      if (s->seq != c->rcv_nxt)
+        c->ep->st.out_of_order++;
+      int n = tcpu_rob_insert(&c->rob, c->rcv_nxt, c->rcv_nxt + adv_window(c),
+                              s->seq, s->data, s->len);
+      if (n < 0)
+        c->ep->st.drop_reassembly++;
+      deliver(c, (uint32_t)tcpu_rob_pop(&c->rob, c->rcv_nxt, &c->rcvq));
+      /* RFC 5681 §4.2: out-of-order data, and data that fills a hole,
+       * are acknowledged at once, with SACK blocks (RFC 2018 §4). */
       ack_now(c);
-      return;
     }
-    long n = tcpu_ring_push(&c->rcvq, s->data, s->len);
-    if (n < 0) {
-      ack_now(c);
-      return; /* out of memory: treat as lost, the peer retransmits */
-    }
-    c->rcv_nxt += (uint32_t)n;
-    c->bytes_received += (uint64_t)n;
-    c->rcv_bytes_unacked += (uint32_t)n;
-    if (n > 0)
-      tcpu_conn_add_event(c, TCPU_EV_READABLE);
-    if ((size_t)n < s->len) {
-      ack_now(c);
-      return; /* the rest did not fit: no FIN yet either */
-    }
-    tcpu_timer_on_data_received(c, now);
   }
-  if (!(s->flags & TH_FIN) || s->seq + (uint32_t)s->len != c->rcv_nxt)
+  if (s->flags & TH_FIN) {
+    c->fin_seen = 1;
+    c->fin_seq = s->seq + (uint32_t)s->len;
+    if (s->seq != c->rcv_nxt)
+      ack_now(c);
+  }
+  if (!c->fin_seen || c->fin_seq != c->rcv_nxt)
     return;
   if (c->state == TCPU_CLOSE_WAIT || c->state == TCPU_CLOSING ||
       c->state == TCPU_LAST_ACK || c->state == TCPU_TIME_WAIT)
@@ -345,6 +334,7 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
       tcpu_rtt_sample(c, now - c->rtt_time);
     }
     c->backoff = 0;
+    c->last_rcv = now;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
     tcpu_timer_on_ack(c, now);
@@ -425,17 +415,37 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
   }
 
   uint32_t orig_seq = s->seq;
+  /* RFC 7323 §5.3 R1 (PAWS): a timestamp older than TS.Recent marks an
+   * old duplicate from a wrapped sequence space; TS.Recent older than 24
+   * days is no longer trusted (§5.5). */
+  if (c->ts_ok && in->opt.has_ts && !(s->flags & TH_RST) &&
+      c->ts_recent_stamp != 0 && seq_lt(in->opt.ts_val, c->ts_recent) &&
+      now - c->ts_recent_stamp <= PAWS_IDLE_MAX_NS) {
+    c->paws_drops++;
+    ack_now(c);
+    return;
+  }
   /* First: sequence number acceptable? (RFC 9293 §3.10.7.4) */
   if (!accept_and_trim(c, s)) {
     if (!(s->flags & TH_RST)) {
       c->ep->st.drop_unacceptable++;
+      /* Data wholly below RCV.NXT: a needless retransmission, which
+       * D-SACK tells the sender about (RFC 2883 §4.1.1). */
+      if (s->len > 0 && seq_leq(s->seq + (uint32_t)s->len, c->rcv_nxt))
+        tcpu_rob_note_dup_below(&c->rob, s->seq,
+                                s->seq + (uint32_t)s->len);
       ack_now(c);
     }
     return;
   }
-  /* RFC 7323 §4.3: TS.Recent follows the segment at the left edge. */
-  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt))
+  /* RFC 7323 §4.3 (R3): TS.Recent follows the segment at the left edge,
+   * never backwards. */
+  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt) &&
+      seq_geq(in->opt.ts_val, c->ts_recent)) {
     c->ts_recent = in->opt.ts_val;
+    c->ts_recent_stamp = now;
+  }
+  tcpu_timer_on_activity(c, now);
 
   /* Second: RST. */
   if (s->flags & TH_RST) {
@@ -470,7 +480,7 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
     c->backoff = 0;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
-    new_ack(c, s->ack, now);
+    tcpu_recovery_on_ack(c, s, now);
     if (!c->passive)
       tcpu_conn_add_event(c, TCPU_EV_CONNECTED | TCPU_EV_WRITABLE);
   } else {
@@ -483,8 +493,7 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
       return;
     }
     c->probes_out = 0;
-    if (seq_gt(s->ack, c->snd_una))
-      new_ack(c, s->ack, now);
+    tcpu_recovery_on_ack(c, s, now);
     update_window(c, s, now);
   }
 

@@ -12,6 +12,8 @@
 #define TCPU_CORE_CONN_H
 
 #include "core/ring.h"
+#include "core/rob.h"
+#include "core/rtx.h"
 #include "core/seg.h"
 #include "tcpu/tcpu.h"
 
@@ -20,6 +22,9 @@ typedef enum tcpu_timer_kind {
   TCPU_TIMER_DELACK,  /* delayed ACK */
   TCPU_TIMER_PERSIST, /* zero-window probe */
   TCPU_TIMER_2MSL,    /* TIME_WAIT, and the orphaned FIN_WAIT_2 timeout */
+  TCPU_TIMER_RACK,    /* RFC 8985 §6.3 reordering timer */
+  TCPU_TIMER_TLP,     /* RFC 8985 §7 tail loss probe */
+  TCPU_TIMER_KEEPALIVE,
   TCPU_TIMER_COUNT
 } tcpu_timer_kind;
 
@@ -32,6 +37,27 @@ enum {
   TCPU_EV_WRITABLE = 1u << 3,
   TCPU_EV_CLOSED = 1u << 4
 };
+
+/* Congestion-avoidance state of the sender (Linux's ca_state, reduced). */
+typedef enum tcpu_ca_state {
+  TCPU_CA_OPEN = 0,  /* no loss outstanding */
+  TCPU_CA_RECOVERY,  /* fast recovery (RFC 6675 / RFC 6582) with PRR */
+  TCPU_CA_LOSS       /* after a retransmission timeout */
+} tcpu_ca_state;
+
+/* RFC 8985 §5.2 per-connection RACK-TLP state. */
+typedef struct tcpu_rack {
+  tcpu_tstamp xmit_ts;       /* latest send time of a delivered segment */
+  uint32_t end_seq;          /* and its end */
+  tcpu_duration rtt;         /* its RTT */
+  tcpu_duration min_rtt;     /* UINT64_MAX: none yet */
+  uint32_t fack;             /* highest end acked or SACKed */
+  uint32_t reo_wnd_mult, reo_wnd_persist;
+  uint32_t dsack_round;
+  unsigned reordering_seen : 1, dsack_round_valid : 1;
+  unsigned tlp_outstanding : 1, tlp_is_retrans : 1, tlp_due : 1;
+  uint32_t tlp_end_seq;
+} tcpu_rack;
 
 typedef struct tcpu_listener {
   int backlog;
@@ -87,6 +113,9 @@ struct tcpu_conn {
   tcpu_ring sndq; /* first byte has sequence number snd_buf_seq */
   uint32_t snd_buf_seq;
   tcpu_ring rcvq;
+  tcpu_rob rob;     /* out-of-order data beyond RCV.NXT */
+  uint32_t fin_seq; /* the peer's FIN, once seen, even beyond a hole */
+  unsigned fin_seen : 1;
 
   tcpu_tstamp timer[TCPU_TIMER_COUNT];
   uint32_t backoff;   /* consecutive RTO expirations */
@@ -97,6 +126,29 @@ struct tcpu_conn {
   tcpu_duration srtt, rttvar, rto;
 
   uint32_t cwnd, ssthresh; /* bytes; the congestion-control seam */
+
+  /* Loss recovery. */
+  tcpu_rtxq rtxq;
+  tcpu_ca_state ca_state;
+  uint32_t recovery_point; /* RFC 6675 RecoveryPoint, RFC 6582 recover */
+  uint32_t dupacks;        /* RFC 5681 duplicate ACKs (no SACK) */
+  uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 */
+  tcpu_rack rack;
+  /* Undo of spurious retransmission (RFC 3522 Eifel with timestamps,
+   * RFC 3708 with D-SACK). */
+  uint32_t undo_ts;        /* TSval of the episode's first retransmission */
+  uint32_t undo_retrans;   /* retransmissions not yet proven spurious */
+  uint32_t prior_cwnd, prior_ssthresh;
+  unsigned undo_valid : 1;
+
+  /* Keepalive and user timeout (RFC 9293 §3.8.4, RFC 5482). */
+  unsigned keepalive : 1;
+  tcpu_duration ka_idle, ka_intvl, user_timeout;
+  uint32_t ka_cnt, ka_probes;
+  tcpu_tstamp last_rcv;
+  tcpu_tstamp ts_recent_stamp; /* RFC 7323 §5.5: TS.Recent's age */
+  uint64_t sacked_segs, lost_segs, dsacks, reorder_events, spurious_undos;
+  uint64_t paws_drops, tlp_probes, fast_recoveries;
 
   uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
   uint64_t segs_in, segs_out, retransmits, timeouts;
@@ -151,6 +203,51 @@ void tcpu_timer_on_window(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_on_time_wait(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_on_orphan(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_stop_all(tcpu_conn *c);
+/* RACK's reordering deadline (TCPU_TSTAMP_NONE: none). */
+void tcpu_timer_on_rack(tcpu_conn *c, tcpu_tstamp at);
+void tcpu_timer_on_activity(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_probe_sent(tcpu_conn *c, tcpu_tstamp now);
+
+/* ---- recovery.c: what an ACK means for the sender */
+/* What one ACK delivered, gathered by recovery.c, sack.c and rack.c. */
+typedef struct tcpu_ack_ctx {
+  uint32_t acked;       /* bytes newly cumulatively acknowledged */
+  uint32_t sacked;      /* bytes newly SACKed */
+  tcpu_tstamp rtt_xmit; /* send time of the newest clean delivered segment */
+  unsigned have_rtt : 1, dsack : 1, dsack_on_retrans : 1;
+  uint32_t dsack_start, dsack_end;
+} tcpu_ack_ctx;
+
+void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now);
+void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_recovery_on_rack_timer(tcpu_conn *c, tcpu_tstamp now);
+/* A segment of len sequence numbers went out; rtx: a retransmission. */
+void tcpu_recovery_on_send(tcpu_conn *c, uint32_t len, int rtx,
+                           tcpu_tstamp now);
+/* RFC 6675 §2 pipe: bytes the sender believes are in the network. */
+uint32_t tcpu_conn_pipe(const tcpu_conn *c);
+
+/* ---- sack.c (RFC 2018, RFC 2883 on the sender) */
+void tcpu_sack_input(tcpu_conn *c, const tcpu_seg *s, tcpu_ack_ctx *ctx,
+                     tcpu_tstamp now);
+
+/* ---- rack.c (RFC 8985) */
+void tcpu_rack_init(tcpu_conn *c);
+void tcpu_rack_on_delivered(tcpu_conn *c, const tcpu_txseg *s,
+                            tcpu_tstamp now);
+/* Marks lost what RACK judges lost; arms the reordering timer for the
+ * rest.  Returns nonzero if it marked anything. */
+int tcpu_rack_detect_loss(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_rack_on_dsack(tcpu_conn *c);
+void tcpu_rack_on_recovery_exit(tcpu_conn *c);
+/* Probe timeout from now, or TCPU_TSTAMP_NONE when no probe applies. */
+tcpu_duration tcpu_rack_pto(const tcpu_conn *c);
+
+/* ---- cc_reno.c: the congestion-control seam (RFC 5681) */
+void tcpu_cc_on_ack(tcpu_conn *c, uint32_t acked, tcpu_tstamp now);
+/* Loss (fast recovery) or timeout: sets ssthresh, and cwnd after RTO. */
+void tcpu_cc_on_congestion(tcpu_conn *c, int rto, tcpu_tstamp now);
+void tcpu_cc_on_recovery_exit(tcpu_conn *c, tcpu_tstamp now);
 
 /* ---- rtt.c (RFC 6298) */
 void tcpu_rtt_init(tcpu_conn *c);

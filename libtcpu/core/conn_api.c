@@ -31,6 +31,14 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
   tcpu_ring_init(&c->sndq, ep->s.sndbuf);
   tcpu_ring_init(&c->rcvq, ep->s.rcvbuf);
   tcpu_rtt_init(c);
+  tcpu_rtxq_init(&c->rtxq);
+  tcpu_rob_init(&c->rob);
+  tcpu_rack_init(c);
+  c->keepalive = ep->s.keepalive;
+  c->ka_idle = ep->s.keepalive_idle;
+  c->ka_intvl = ep->s.keepalive_intvl;
+  c->ka_cnt = ep->s.keepalive_probes;
+  c->user_timeout = ep->s.user_timeout;
   /* RFC 7323 §2.3: the smallest shift that lets the buffer be advertised. */
   if (ep->s.window_scaling)
     while (c->rcv_wscale < TCPU_WSCALE_MAX &&
@@ -66,6 +74,8 @@ void tcpu_conn_free(tcpu_conn *c) {
     c->next->prev = c->prev;
   tcpu_ring_free(&c->sndq);
   tcpu_ring_free(&c->rcvq);
+  tcpu_rtxq_free(&c->rtxq);
+  tcpu_rob_free(&c->rob);
   free(c->lst);
   free(c);
 }
@@ -201,6 +211,8 @@ void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
    * starts arbitrarily high. */
   c->cwnd = 10 * tcpu_conn_payload_mss(c);
   c->ssthresh = UINT32_MAX;
+  c->recovery_point = c->snd_una;
+  tcpu_timer_on_activity(c, now);
   c->quickacks = TCPU_QUICKACKS;
   c->snd_sml = c->snd_una;
   if (c->fin_queued)
@@ -285,8 +297,32 @@ int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt, uint64_t value) {
     if (c->nodelay)
       tcpu_conn_want_output(c);
     return 0;
+  case TCPU_OPT_KEEPALIVE:
+    c->keepalive = value != 0;
+    break;
+  case TCPU_OPT_KEEPIDLE:
+    if (value == 0)
+      return TCPU_ERR_INVAL;
+    c->ka_idle = value;
+    break;
+  case TCPU_OPT_KEEPINTVL:
+    if (value == 0)
+      return TCPU_ERR_INVAL;
+    c->ka_intvl = value;
+    break;
+  case TCPU_OPT_KEEPCNT:
+    if (value == 0 || value > 255)
+      return TCPU_ERR_INVAL;
+    c->ka_cnt = (uint32_t)value;
+    break;
+  case TCPU_OPT_USER_TIMEOUT:
+    c->user_timeout = value;
+    break;
+  default:
+    return TCPU_ERR_INVAL;
   }
-  return TCPU_ERR_INVAL;
+  tcpu_timer_on_activity(c, c->last_rcv);
+  return 0;
 }
 
 void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci) {
@@ -318,5 +354,16 @@ void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci) {
   ci->timeouts = c->timeouts;
   ci->unacked = c->snd_max - c->snd_una;
   ci->snd_buffered = (uint32_t)c->sndq.len;
+  ci->pipe = tcpu_conn_pipe(c);
+  ci->ca_state = (uint8_t)c->ca_state;
+  ci->sacked_segs = c->sacked_segs;
+  ci->lost_segs = c->lost_segs;
+  ci->dsacks = c->dsacks;
+  ci->reorder_events = c->reorder_events;
+  ci->spurious_undos = c->spurious_undos;
+  ci->tlp_probes = c->tlp_probes;
+  ci->fast_recoveries = c->fast_recoveries;
+  ci->paws_drops = c->paws_drops;
+  ci->min_rtt = c->rack.min_rtt == TCPU_TSTAMP_NONE ? 0 : c->rack.min_rtt;
   ci->rcv_buffered = (uint32_t)c->rcvq.len;
 }

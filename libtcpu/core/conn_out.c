@@ -66,7 +66,7 @@ void tcpu_conn_on_read(tcpu_conn *c) {
   }
 }
 
-static void base_seg(const tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
+static void base_seg(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
   memset(s, 0, sizeof *s);
   s->sport = c->lport;
   s->dport = c->rport;
@@ -75,6 +75,14 @@ static void base_seg(const tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
     s->opt.ts_val = tcpu_conn_ts_now(c, now);
     s->opt.ts_ecr = c->ts_recent;
   }
+  /* RFC 2018 §4: every ACK carries SACK blocks while data is held out of
+   * order; RFC 2883: a pending D-SACK block goes first.  Three blocks fit
+   * beside timestamps, four without. */
+  if (c->sack_ok && c->state >= TCPU_ESTABLISHED &&
+      (!tcpu_rob_empty(&c->rob) || tcpu_rob_dsack_pending(&c->rob)))
+    s->opt.nsack = (uint8_t)tcpu_rob_sack_blocks(&c->rob, c->rcv_nxt,
+                                                 s->opt.sack,
+                                                 c->ts_ok ? 3 : 4);
 }
 
 static tcpu_ssize emit(tcpu_conn *c, const tcpu_seg *s, uint8_t *buf,
@@ -159,20 +167,76 @@ static int may_send_data(tcpu_state s) {
          s == TCPU_FIN_WAIT_1 || s == TCPU_CLOSING || s == TCPU_LAST_ACK;
 }
 
-/* Data and/or FIN at SND.NXT, if the windows and Nagle allow. */
-static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
-                            tcpu_tstamp now) {
+/* Encodes a data/FIN segment for [seq, seq+len) (+FIN) from the send
+ * ring. */
+static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
+                             int fin, uint8_t *buf, size_t buflen,
+                             tcpu_tstamp now) {
+  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
+  tcpu_seg s;
+  base_seg(c, &s, now);
+  s.seq = seq;
+  s.ack = c->rcv_nxt;
+  s.flags = TH_ACK;
+  if (fin)
+    s.flags |= TH_FIN;
+  if (len > 0 && seq + len == data_end)
+    s.flags |= TH_PSH;
+  s.wnd = advertise(c);
+  size_t hl = tcpu_seg_hdr_len(&s);
+  if (hl + len > buflen)
+    return TCPU_ERR_NOBUF;
+  tcpu_ring_peek(&c->sndq, seq - c->snd_buf_seq, buf + hl, len);
+  s.data = buf + hl;
+  s.len = len;
+  return emit(c, &s, buf, buflen);
+}
+
+/* Resends one record: a lost one, or the tail as a loss probe. */
+static tcpu_ssize resend(tcpu_conn *c, tcpu_txseg *t, uint8_t *buf,
+                         size_t buflen, tcpu_tstamp now) {
+  int fin = (t->flags & TXSEG_FIN) != 0;
+  uint32_t len = t->len - (fin ? 1u : 0u);
+  tcpu_ssize n = send_range(c, t->seq, len, fin, buf, buflen, now);
+  if (n <= 0)
+    return n;
+  tcpu_rtxq_set_retransmitted(&c->rtxq, t, now);
+  c->retransmits++;
+  c->bytes_retrans += len;
+  tcpu_recovery_on_send(c, t->len, 1, now);
+  tcpu_timer_on_send(c, 1, now);
+  return n;
+}
+
+static tcpu_txseg *first_to_resend(const tcpu_conn *c) {
+  const tcpu_rtxq *q = &c->rtxq;
+  if (q->lost == q->retrans)
+    return NULL;
+  for (uint32_t i = 0; i < q->n; i++) {
+    tcpu_txseg *t = tcpu_rtxq_at(q, i);
+    if ((t->flags & TXSEG_LOST) && !(t->flags & TXSEG_RETRANS))
+      return t;
+  }
+  return NULL;
+}
+
+/* New data (and/or FIN) at SND.NXT, within the peer's window and
+ * `allowed` bytes of congestion window, if Nagle and SWS avoidance agree.
+ * probe: a tail loss probe, which may ignore the congestion window. */
+static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
+                           uint8_t *buf, size_t buflen, tcpu_tstamp now) {
   uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
   uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-  int fin_left = fin_pending(c) && seq_leq(c->snd_nxt, data_end);
+  int fin_left = fin_pending(c) && !c->fin_sent;
   if (avail == 0 && !fin_left)
     return 0;
   uint32_t mss = tcpu_conn_payload_mss(c);
-  uint32_t wnd = min_u32(c->snd_wnd, c->cwnd);
-  uint32_t in_flight = c->snd_nxt - c->snd_una;
-  uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+  uint32_t edge = c->snd_una + c->snd_wnd;
+  uint32_t usable = seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
+  if (!probe && allowed < usable)
+    usable = allowed;
   uint32_t len = min_u32(min_u32(avail, mss), usable);
-  int is_rtx = seq_lt(c->snd_nxt, c->snd_max);
+  uint32_t in_flight = c->snd_max - c->snd_una;
   if (len < avail || (avail > 0 && usable == 0)) {
     /* Window-limited.  With nothing in flight and a closed peer window,
      * only the persist timer's probe can learn when it opens. */
@@ -183,9 +247,9 @@ static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
     /* RFC 9293 §3.8.6.2.1: no small segment while an ACK is coming
      * that may open the window further, unless it is half the largest
      * window the peer ever offered. */
-    if (len < mss && in_flight > 0 && !is_rtx && len < c->max_snd_wnd / 2)
+    if (len < mss && in_flight > 0 && len < c->max_snd_wnd / 2)
       return 0;
-  } else if (len < mss && len > 0 && !is_rtx && !c->nodelay &&
+  } else if (len < mss && len > 0 && !c->nodelay &&
              seq_gt(c->snd_sml, c->snd_una) && !fin_left) {
     /* Nagle (RFC 896; RFC 9293 §3.7.4) in Minshall's form, as Linux: hold
      * a small segment only while an earlier small one is unacknowledged,
@@ -194,45 +258,67 @@ static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
     return 0;
   }
   int fin = fin_left && c->snd_nxt + len == data_end;
-  tcpu_seg s;
-  base_seg(c, &s, now);
-  s.seq = c->snd_nxt;
-  s.ack = c->rcv_nxt;
-  s.flags = TH_ACK;
-  if (fin)
-    s.flags |= TH_FIN;
-  if (len > 0 && c->snd_nxt + len == data_end)
-    s.flags |= TH_PSH;
-  s.wnd = advertise(c);
-  size_t hl = tcpu_seg_hdr_len(&s);
-  if (hl + len > buflen)
-    return TCPU_ERR_NOBUF;
-  tcpu_ring_peek(&c->sndq, c->snd_nxt - c->snd_buf_seq, buf + hl, len);
-  s.data = buf + hl;
-  s.len = len;
-  tcpu_ssize n = emit(c, &s, buf, buflen);
-  if (n <= 0)
+  if (len == 0 && !fin)
+    return 0;
+  uint32_t seqlen = len + (fin ? 1u : 0u);
+  if (tcpu_rtxq_push(&c->rtxq, c->snd_nxt, seqlen, fin ? TXSEG_FIN : 0,
+                     now) != 0)
+    return 0; /* out of memory: try again later */
+  tcpu_ssize n = send_range(c, c->snd_nxt, len, fin, buf, buflen, now);
+  if (n <= 0) {
+    tcpu_rtxq_drop_last(&c->rtxq);
     return n;
-  if (is_rtx) {
-    c->retransmits++;
-    c->bytes_retrans += len;
-  } else {
-    c->bytes_sent += len;
-    if (!c->rtt_timing && len > 0) {
-      c->rtt_timing = 1;
-      c->rtt_seq = c->snd_nxt;
-      c->rtt_time = now;
-    }
   }
+  c->bytes_sent += len;
   if (len < mss)
     c->snd_sml = c->snd_nxt + len;
-  c->snd_nxt += len + (fin ? 1u : 0u);
-  if (seq_lt(c->snd_max, c->snd_nxt))
-    c->snd_max = c->snd_nxt;
+  c->snd_nxt += seqlen;
+  c->snd_max = c->snd_nxt;
   if (fin)
     c->fin_sent = 1;
+  tcpu_recovery_on_send(c, seqlen, 0, now);
   tcpu_timer_on_send(c, 1, now);
   return n;
+}
+
+/* RFC 8985 §7.3: the probe is new data if the peer's window allows,
+ * else the last segment again. */
+static tcpu_ssize send_probe(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                             tcpu_tstamp now) {
+  tcpu_rack *r = &c->rack;
+  r->tlp_due = 0;
+  tcpu_ssize n = send_new(c, 0, 1, buf, buflen, now);
+  r->tlp_is_retrans = 0;
+  if (n == 0 && c->rtxq.n > 0) {
+    tcpu_txseg *last = tcpu_rtxq_at(&c->rtxq, c->rtxq.n - 1);
+    if (last->flags & TXSEG_SACKED)
+      return 0;
+    n = resend(c, last, buf, buflen, now);
+    r->tlp_is_retrans = 1;
+  }
+  if (n > 0) {
+    r->tlp_outstanding = 1;
+    r->tlp_end_seq = c->snd_max;
+    c->tlp_probes++;
+    tcpu_timer_on_probe_sent(c, now);
+  }
+  return n;
+}
+
+static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
+                            tcpu_tstamp now) {
+  uint32_t pipe = tcpu_conn_pipe(c);
+  uint32_t allowed = c->cwnd > pipe ? c->cwnd - pipe : 0;
+  /* RFC 6675 §5 (NextSeg rule 1): holes judged lost go first. */
+  tcpu_txseg *t = first_to_resend(c);
+  if (t != NULL) {
+    if (allowed < t->len && !(pipe == 0 && allowed > 0))
+      return 0;
+    return resend(c, t, buf, buflen, now);
+  }
+  if (c->rack.tlp_due)
+    return send_probe(c, buf, buflen, now);
+  return send_new(c, allowed, 0, buf, buflen, now);
 }
 
 tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
@@ -254,13 +340,13 @@ tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
     tcpu_ssize n = send_data(c, buf, buflen, now);
     if (n != 0)
       return n;
-    if (c->probe_due) {
-      /* RFC 9293 §3.8.6.1 zero-window probe, Linux style: a segment
-       * just left of the window draws an ACK with the current window
-       * without committing a byte of data. */
-      c->probe_due = 0;
-      return send_ack(c, c->snd_una - 1, buf, buflen, now);
-    }
+  }
+  if (c->probe_due) {
+    /* RFC 9293 §3.8.6.1 zero-window probe and RFC 9293 §3.8.4 keepalive,
+     * Linux style: a segment just left of the window draws an ACK with
+     * the current window without committing a byte of data. */
+    c->probe_due = 0;
+    return send_ack(c, c->snd_una - 1, buf, buflen, now);
   }
   if (c->ack_now)
     return send_ack(c, c->snd_max, buf, buflen, now);

@@ -33,6 +33,11 @@ void tcpu_settings_default(tcpu_settings *s) {
   s->sack = 1;
   s->window_scaling = 1;
   s->nodelay = 0;
+  s->keepalive = 0; /* off by default, as in Linux */
+  s->keepalive_idle = 7200 * TCPU_NS_PER_S;
+  s->keepalive_intvl = 75 * TCPU_NS_PER_S;
+  s->keepalive_probes = 9;
+  s->user_timeout = 0;
 }
 
 static int settings_valid(const tcpu_settings *s) {
@@ -42,7 +47,9 @@ static int settings_valid(const tcpu_settings *s) {
          s->rto_min <= s->rto_max && s->rto_initial > 0 && s->msl > 0 &&
          s->ephemeral_lo >= 1 && s->ephemeral_lo <= s->ephemeral_hi &&
          s->accept_overflow <= TCPU_OVERFLOW_RST &&
-         s->syncookies <= TCPU_SYNCOOKIES_ALWAYS;
+         s->syncookies <= TCPU_SYNCOOKIES_ALWAYS && s->keepalive_idle > 0 &&
+         s->keepalive_intvl > 0 && s->keepalive_probes >= 1 &&
+         s->keepalive_probes <= 255;
 }
 
 static int secret_is_zero(const uint8_t *k, size_t n) {

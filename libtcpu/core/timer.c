@@ -10,6 +10,13 @@
  *   PERSIST  RFC 9293 §3.8.6.1 zero-window probes with backoff.
  *   2MSL     TIME-WAIT (RFC 9293 §3.3.2), and the lifetime of an orphaned
  *            FIN-WAIT-2 (Linux tcp_fin_timeout), which ends in an RST.
+ *   RACK     RFC 8985 §6.3: when a segment's reordering window ends.
+ *   TLP      RFC 8985 §7: the probe timeout, armed alongside the RTO and
+ *            only when it would fire first.
+ *   KEEPALIVE RFC 9293 §3.8.4: idle probes, off unless enabled; the
+ *            connection ends after keepalive_probes unanswered ones.
+ * A user timeout (RFC 5482) caps how long data may stay unacknowledged:
+ * the RTO never reaches past it, and reaching it ends the connection.
  */
 #include "core/endpoint.h"
 #include "core/seq.h"
@@ -35,20 +42,72 @@ void tcpu_timer_stop_all(tcpu_conn *c) {
     disarm(c, (tcpu_timer_kind)i);
 }
 
+/* The RTO deadline from now, cut short by the user timeout. */
+static tcpu_tstamp rto_deadline(const tcpu_conn *c, tcpu_tstamp now) {
+  tcpu_tstamp at = now + tcpu_rtt_rto(c);
+  if (c->user_timeout && c->rtxq.n > 0) {
+    tcpu_tstamp limit = tcpu_rtxq_at(&c->rtxq, 0)->first_tx_ts +
+                        c->user_timeout;
+    if (limit < at)
+      at = limit > now ? limit : now;
+  }
+  return at;
+}
+
+/* RFC 8985 §7.2: a probe only when it would come before the RTO. */
+static void arm_tlp(tcpu_conn *c, tcpu_tstamp now) {
+  tcpu_duration pto = tcpu_rack_pto(c);
+  if (pto == TCPU_TSTAMP_NONE || now + pto >= c->timer[TCPU_TIMER_RTX])
+    disarm(c, TCPU_TIMER_TLP);
+  else
+    arm(c, TCPU_TIMER_TLP, now + pto);
+}
+
 /* RFC 6298 (5.1): start the timer when a segment goes out and it is not
- * running. */
+ * running; RFC 8985 §7.2: after new data, schedule a probe. */
 void tcpu_timer_on_send(tcpu_conn *c, int retransmittable, tcpu_tstamp now) {
-  if (retransmittable && c->timer[TCPU_TIMER_RTX] == TCPU_TSTAMP_NONE)
-    arm(c, TCPU_TIMER_RTX, now + tcpu_rtt_rto(c));
+  if (!retransmittable)
+    return;
+  if (c->timer[TCPU_TIMER_RTX] == TCPU_TSTAMP_NONE)
+    arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
+  if (c->timer[TCPU_TIMER_TLP] == TCPU_TSTAMP_NONE)
+    arm_tlp(c, now);
+}
+
+/* RFC 8985 §7.3: after a probe the RTO restarts, and no new probe until
+ * this one is answered. */
+void tcpu_timer_on_probe_sent(tcpu_conn *c, tcpu_tstamp now) {
+  arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
+  disarm(c, TCPU_TIMER_TLP);
 }
 
 /* RFC 6298 (5.2) all acknowledged: stop; (5.3) new data acknowledged:
  * restart. */
 void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now) {
-  if (c->snd_una == c->snd_max)
+  if (c->snd_una == c->snd_max) {
     disarm(c, TCPU_TIMER_RTX);
+    disarm(c, TCPU_TIMER_TLP);
+    disarm(c, TCPU_TIMER_RACK);
+    return;
+  }
+  arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
+  arm_tlp(c, now);
+}
+
+void tcpu_timer_on_rack(tcpu_conn *c, tcpu_tstamp at) {
+  c->timer[TCPU_TIMER_RACK] = at;
+}
+
+/* Any segment from the peer: it is alive; restart the keepalive idle
+ * time. */
+void tcpu_timer_on_activity(tcpu_conn *c, tcpu_tstamp now) {
+  c->last_rcv = now;
+  c->ka_probes = 0;
+  if (c->keepalive && c->state >= TCPU_ESTABLISHED &&
+      c->state != TCPU_TIME_WAIT)
+    arm(c, TCPU_TIMER_KEEPALIVE, now + c->ka_idle);
   else
-    arm(c, TCPU_TIMER_RTX, now + tcpu_rtt_rto(c));
+    disarm(c, TCPU_TIMER_KEEPALIVE);
 }
 
 void tcpu_timer_on_ack_sent(tcpu_conn *c) { disarm(c, TCPU_TIMER_DELACK); }
@@ -112,12 +171,15 @@ static void rtx_expired(tcpu_conn *c, tcpu_tstamp now) {
     limit = s->synack_retries;
     break;
   default:
-    if (c->snd_una == c->snd_max)
+    if (c->rtxq.n == 0)
       return; /* nothing outstanding */
     limit = s->retries;
     break;
   }
-  if (c->backoff >= limit) {
+  int user_timeout_hit =
+      c->user_timeout && c->rtxq.n > 0 &&
+      now - tcpu_rtxq_at(&c->rtxq, 0)->first_tx_ts >= c->user_timeout;
+  if (c->backoff >= limit || user_timeout_hit) {
     tcpu_conn_terminate(c, TCPU_ERR_TIMEDOUT, now);
     return;
   }
@@ -128,18 +190,35 @@ static void rtx_expired(tcpu_conn *c, tcpu_tstamp now) {
     c->syn_sent_flag = 0;
     c->snd_nxt = c->iss;
   } else {
-    /* RFC 5681 §3.1 (eq. 4): ssthresh = max(FlightSize/2, 2*SMSS) and a
-     * loss window of one segment; RFC 6298 (5.4): resend the earliest
-     * unacknowledged segment, and go back N from there. */
-    uint32_t mss = tcpu_conn_payload_mss(c);
-    uint32_t flight = c->snd_max - c->snd_una;
-    c->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
-    c->cwnd = mss;
-    c->snd_nxt = c->snd_una;
+    tcpu_recovery_on_rto(c, now);
+    disarm(c, TCPU_TIMER_TLP);
+    disarm(c, TCPU_TIMER_RACK);
   }
   /* RFC 6298 (5.5)-(5.6): back off and restart. */
-  arm(c, TCPU_TIMER_RTX, now + tcpu_rtt_rto(c));
+  arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
   tcpu_conn_want_output(c);
+}
+
+static void keepalive_expired(tcpu_conn *c, tcpu_tstamp now) {
+  if (!c->keepalive || c->state < TCPU_ESTABLISHED ||
+      c->state == TCPU_TIME_WAIT)
+    return;
+  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
+  if (c->rtxq.n > 0 || seq_lt(c->snd_nxt, data_end)) {
+    /* Data is moving or waiting: the RTO watches the peer. */
+    arm(c, TCPU_TIMER_KEEPALIVE, now + c->ka_idle);
+    return;
+  }
+  int user_timeout_hit = c->user_timeout && c->ka_probes > 0 &&
+                         now - c->last_rcv >= c->user_timeout;
+  if (c->ka_probes >= c->ka_cnt || user_timeout_hit) {
+    tcpu_conn_reset(c, TCPU_ERR_TIMEDOUT, now);
+    return;
+  }
+  c->ka_probes++;
+  c->probe_due = 1;
+  tcpu_conn_want_output(c);
+  arm(c, TCPU_TIMER_KEEPALIVE, now + c->ka_intvl);
 }
 
 void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now) {
@@ -168,6 +247,21 @@ void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now) {
     c->probe_due = 1;
     tcpu_conn_want_output(c);
     tcpu_timer_on_window(c, now);
+  }
+  if (c->timer[TCPU_TIMER_RACK] <= now) {
+    disarm(c, TCPU_TIMER_RACK);
+    tcpu_recovery_on_rack_timer(c, now);
+  }
+  if (c->timer[TCPU_TIMER_TLP] <= now) {
+    disarm(c, TCPU_TIMER_TLP);
+    c->rack.tlp_due = 1;
+    tcpu_conn_want_output(c);
+  }
+  if (c->timer[TCPU_TIMER_KEEPALIVE] <= now) {
+    disarm(c, TCPU_TIMER_KEEPALIVE);
+    keepalive_expired(c, now);
+    if (c->state == TCPU_CLOSED)
+      return;
   }
   if (c->timer[TCPU_TIMER_RTX] <= now) {
     disarm(c, TCPU_TIMER_RTX);

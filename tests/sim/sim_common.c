@@ -331,6 +331,6 @@ void sim_print_stats(FILE *f, const char *name, const tcpu_endpoint *ep) {
           name, st.dgrams_in, st.dgrams_out, st.drop_short, st.drop_bad_offset,
           st.drop_bad_option, st.drop_bad_sack, st.drop_bad_checksum,
           st.drop_bad_flags, st.drop_no_conn, st.drop_unacceptable,
-          st.drop_out_of_order, st.rst_sent, st.rst_received,
+          st.out_of_order, st.rst_sent, st.rst_received,
           st.challenge_acks, st.conns_opened, st.conns_closed);
 }

@@ -18,6 +18,8 @@ typedef struct pair {
   tcpu_addr addr_a, addr_b;
   tcpu_tstamp now;
   int drop_all; /* the wire loses everything */
+  unsigned loss_permille; /* a->b datagrams lost, from a fixed LCG */
+  uint32_t lcg;
   unsigned accepts, connects, closes;
   int last_err;
 } pair;
@@ -71,6 +73,9 @@ static int pump_once(pair *p) {
   tcpu_ssize n;
   while ((n = tcpu_endpoint_send(p->a, &to, buf, sizeof buf, p->now)) > 0) {
     moved++;
+    p->lcg = p->lcg * 1103515245u + 12345u;
+    if (p->loss_permille && (p->lcg >> 16) % 1000 < p->loss_permille)
+      continue;
     if (!p->drop_all)
       assert_int_equal(tcpu_endpoint_recv(p->b, &p->addr_a, buf, (size_t)n,
                                           p->now), 0);
@@ -161,6 +166,58 @@ static void test_endpoint_connect_transfer_close_clean(void **state) {
   pair_free(&p);
 }
 
+static void transfer(pair *p, tcpu_conn *from, tcpu_conn *to, size_t total) {
+  static uint8_t out[1 << 20], in[1 << 20];
+  assert_true(total <= sizeof out);
+  for (size_t i = 0; i < total; i++)
+    out[i] = (uint8_t)(i * 13 + (i >> 11));
+  size_t sent = 0, got = 0;
+  for (int round = 0; round < 200000 && got < total; round++) {
+    if (sent < total) {
+      tcpu_ssize n = tcpu_conn_write(from, out + sent, total - sent, p->now);
+      if (n > 0)
+        sent += (size_t)n;
+    }
+    run(p, p->now + TCPU_NS_PER_MS);
+    tcpu_ssize r;
+    while ((r = tcpu_conn_read(to, in + got, total - got, p->now)) > 0)
+      got += (size_t)r;
+    p->now += TCPU_NS_PER_MS;
+  }
+  assert_int_equal(got, total);
+  assert_memory_equal(in, out, total);
+}
+
+static void lossy_transfer(int sack) {
+  tcpu_settings s;
+  tcpu_settings_default(&s);
+  s.sack = sack;
+  pair p;
+  pair_init(&p, &s);
+  tcpu_conn *cl, *sv[2];
+  open_pair(&p, &cl, sv);
+  p.loss_permille = 20;
+  transfer(&p, cl, sv[0], 1 << 20);
+  tcpu_conn_info ci;
+  tcpu_conn_get_info(cl, &ci);
+  assert_true(ci.retransmits > 0);
+  /* Recovery, not timeouts, repairs nearly all of it. */
+  assert_true(ci.timeouts * 10 < ci.retransmits);
+  assert_true(ci.fast_recoveries > 0);
+  pair_free(&p);
+}
+
+static void test_endpoint_lossy_sack_fast_recovery(void **state) {
+  (void)state;
+  lossy_transfer(1);
+}
+
+/* RFC 6582: without SACK, duplicate ACKs and partial ACKs drive it. */
+static void test_endpoint_lossy_newreno_fast_recovery(void **state) {
+  (void)state;
+  lossy_transfer(0);
+}
+
 static void test_endpoint_connect_no_listener_refused(void **state) {
   (void)state;
   pair p;
@@ -242,6 +299,8 @@ static void test_endpoint_bad_datagrams_counted(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_endpoint_connect_transfer_close_clean),
+      cmocka_unit_test(test_endpoint_lossy_sack_fast_recovery),
+      cmocka_unit_test(test_endpoint_lossy_newreno_fast_recovery),
       cmocka_unit_test(test_endpoint_connect_no_listener_refused),
       cmocka_unit_test(test_endpoint_syn_unanswered_timedout),
       cmocka_unit_test(test_endpoint_abort_peer_reset),

@@ -156,6 +156,11 @@ typedef struct tcpu_settings {
   unsigned sack : 1;                   /* offer RFC 2018 SACK */
   unsigned window_scaling : 1;         /* offer RFC 7323 window scale */
   unsigned nodelay : 1;                /* disable Nagle by default */
+  unsigned keepalive : 1;              /* keepalive on new connections */
+  tcpu_duration keepalive_idle;        /* Linux: 2 h */
+  tcpu_duration keepalive_intvl;       /* Linux: 75 s */
+  uint32_t keepalive_probes;           /* Linux: 9 */
+  tcpu_duration user_timeout;          /* RFC 5482; 0: off */
   /* Secret for ISNs (RFC 6528), SYN cookies and port choice.  All zero:
    * the core draws one from libsodium's CSPRNG.  Tests set it to get
    * repeatable runs. */
@@ -242,7 +247,8 @@ typedef struct tcpu_endpoint_stats {
   uint64_t drop_bad_flags;    /* SYN+RST, SYN+FIN and similar */
   uint64_t drop_no_conn;      /* no connection or listener (RST sent) */
   uint64_t drop_unacceptable; /* failed the RFC 9293 §3.10.7.4 checks */
-  uint64_t drop_out_of_order; /* beyond RCV.NXT, not reassembled here */
+  uint64_t out_of_order;      /* segments beyond RCV.NXT, reassembled */
+  uint64_t drop_reassembly;   /* out-of-order data the reassembly refused */
   uint64_t rst_sent, rst_received;
   uint64_t challenge_acks;    /* RFC 5961 */
   uint64_t syn_queue_overflow;
@@ -323,7 +329,12 @@ TCPU_EXTERN void *tcpu_conn_get_user_data(const tcpu_conn *c);
 
 /* Per-connection settings that applications change at run time. */
 typedef enum tcpu_conn_opt {
-  TCPU_OPT_NODELAY = 1, /* value != 0 disables Nagle */
+  TCPU_OPT_NODELAY = 1,      /* value != 0 disables Nagle */
+  TCPU_OPT_KEEPALIVE = 2,    /* value != 0 enables keepalive probes */
+  TCPU_OPT_KEEPIDLE = 3,     /* idle time before the first probe, ns */
+  TCPU_OPT_KEEPINTVL = 4,    /* time between probes, ns */
+  TCPU_OPT_KEEPCNT = 5,      /* unanswered probes before giving up, 1..255 */
+  TCPU_OPT_USER_TIMEOUT = 6  /* RFC 5482 user timeout, ns; 0: off */
 } tcpu_conn_opt;
 /* Errors: INVAL for an unknown option. */
 TCPU_EXTERN int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt,
@@ -342,8 +353,13 @@ typedef struct tcpu_conn_info {
   uint32_t snd_wnd, rcv_wnd;       /* bytes, unscaled */
   uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
   uint64_t segs_in, segs_out, retransmits, timeouts;
-  uint32_t unacked; /* bytes in flight */
+  uint32_t unacked; /* bytes sent and not acknowledged */
+  uint32_t pipe;    /* RFC 6675 estimate of bytes in the network */
+  uint8_t ca_state; /* 0 open, 1 fast recovery, 2 after timeout */
   uint32_t snd_buffered, rcv_buffered;
+  tcpu_duration min_rtt;
+  uint64_t sacked_segs, lost_segs, dsacks, reorder_events;
+  uint64_t spurious_undos, tlp_probes, fast_recoveries, paws_drops;
 } tcpu_conn_info;
 
 TCPU_EXTERN void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci);

@@ -115,7 +115,7 @@ static const struct {
     STAT(drop_bad_option),    STAT(drop_bad_sack),
     STAT(drop_bad_checksum),  STAT(drop_bad_flags),
     STAT(drop_no_conn),       STAT(drop_unacceptable),
-    STAT(drop_out_of_order),  STAT(rst_sent),
+    STAT(out_of_order), STAT(drop_reassembly),  STAT(rst_sent),
     STAT(rst_received),       STAT(challenge_acks),
     STAT(syn_queue_overflow), STAT(accept_queue_overflow),
     STAT(syncookies_sent),    STAT(syncookies_ok),

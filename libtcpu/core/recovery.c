@@ -1,0 +1,297 @@
+/*
+ * recovery.c — what an acknowledgment means for the sender: cumulative
+ * and selective acknowledgment, duplicate ACKs, entering and leaving
+ * fast recovery (RFC 6675 with SACK, RFC 6582 NewReno without), Proportional
+ * Rate Reduction during recovery (RFC 6937), the response to a
+ * retransmission timeout, and the undo of spurious retransmissions
+ * (RFC 3522 Eifel detection with timestamps, RFC 3708 with D-SACK).
+ * Loss itself is judged by RACK (rack.c) when the peer SACKs.
+ */
+#include "core/endpoint.h"
+#include "core/seq.h"
+
+#define DUP_THRESH 3 /* RFC 5681 §3.2 */
+
+uint32_t tcpu_conn_pipe(const tcpu_conn *c) {
+  const tcpu_rtxq *q = &c->rtxq;
+  uint64_t p = (uint64_t)(c->snd_max - c->snd_una) + q->retrans;
+  uint64_t out = (uint64_t)q->sacked + q->lost;
+  /* Without SACK each duplicate ACK stands for one segment that left
+   * the network (RFC 6675's DupAck accounting, as Linux's reno_sack). */
+  if (!c->sack_ok)
+    out += (uint64_t)c->dupacks * tcpu_conn_payload_mss(c);
+  return p > out ? (uint32_t)(p - out) : 0;
+}
+
+typedef struct delivered_arg {
+  tcpu_conn *c;
+  tcpu_ack_ctx *ctx;
+  tcpu_tstamp now;
+} delivered_arg;
+
+static void on_acked(const tcpu_txseg *s, void *p) {
+  delivered_arg *a = p;
+  if (s->flags & TXSEG_SACKED)
+    return; /* counted when it was SACKed */
+  tcpu_rack_on_delivered(a->c, s, a->now);
+  /* RFC 6298 §3 (Karn): only never-retransmitted segments time the RTT. */
+  if (!(s->flags & TXSEG_EVER_RETRANS) &&
+      (!a->ctx->have_rtt || s->xmit_ts > a->ctx->rtt_xmit)) {
+    a->ctx->have_rtt = 1;
+    a->ctx->rtt_xmit = s->xmit_ts;
+  }
+}
+
+static void drop_acked_data(tcpu_conn *c, uint32_t ack) {
+  uint32_t data_end = c->snd_buf_seq + (uint32_t)c->sndq.len;
+  uint32_t upto = seq_min(ack, data_end);
+  if (!seq_gt(upto, c->snd_buf_seq))
+    return;
+  uint32_t n = upto - c->snd_buf_seq;
+  tcpu_ring_drop(&c->sndq, n);
+  c->snd_buf_seq = upto;
+  c->bytes_acked += n;
+  if (c->want_writable && tcpu_ring_space(&c->sndq) > 0) {
+    c->want_writable = 0;
+    tcpu_conn_add_event(c, TCPU_EV_WRITABLE);
+  }
+}
+
+/* RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT. */
+static int is_dupack(const tcpu_conn *c, const tcpu_seg *s) {
+  return s->ack == c->snd_una && s->len == 0 &&
+         !(s->flags & (TH_SYN | TH_FIN)) &&
+         ((uint32_t)s->wnd << c->snd_wscale) == c->snd_wnd &&
+         c->snd_max != c->snd_una;
+}
+
+static void save_undo(tcpu_conn *c) {
+  c->prior_cwnd = c->cwnd;
+  c->prior_ssthresh = c->ssthresh;
+  c->undo_valid = 1;
+  c->undo_ts = 0;
+  c->undo_retrans = 0;
+}
+
+static void enter_recovery(tcpu_conn *c, tcpu_tstamp now) {
+  c->fast_recoveries++;
+  save_undo(c);
+  tcpu_cc_on_congestion(c, 0, now);
+  c->recovery_point = c->snd_max;
+  /* RFC 6937 §3: RecoverFS = snd.nxt - snd.una at the start. */
+  c->recover_fs = c->snd_max - c->snd_una;
+  c->prr_delivered = 0;
+  c->prr_out = 0;
+  c->ca_state = TCPU_CA_RECOVERY;
+}
+
+static void exit_recovery(tcpu_conn *c, tcpu_tstamp now) {
+  tcpu_cc_on_recovery_exit(c, now);
+  tcpu_rack_on_recovery_exit(c);
+  c->ca_state = TCPU_CA_OPEN;
+  c->undo_valid = 0;
+  c->dupacks = 0;
+}
+
+/* RFC 6937 §3, PRR with the slow-start reduction bound (PRR-SSRB).  The
+ * result is expressed as cwnd = pipe + sndcnt, so output needs no
+ * special case. */
+static void prr_on_ack(tcpu_conn *c, uint32_t delivered) {
+  uint32_t mss = tcpu_conn_payload_mss(c);
+  c->prr_delivered += delivered;
+  uint32_t pipe = tcpu_conn_pipe(c);
+  int64_t sndcnt;
+  if (pipe > c->ssthresh) {
+    uint64_t fs = c->recover_fs ? c->recover_fs : 1;
+    sndcnt = (int64_t)(((uint64_t)c->prr_delivered * c->ssthresh + fs - 1) /
+                       fs) -
+             c->prr_out;
+  } else {
+    int64_t limit = (int64_t)c->prr_delivered - c->prr_out;
+    if (limit < (int64_t)delivered)
+      limit = delivered;
+    limit += mss;
+    sndcnt = (int64_t)c->ssthresh - pipe;
+    if (sndcnt > limit)
+      sndcnt = limit;
+  }
+  if (sndcnt < 0)
+    sndcnt = 0;
+  /* The fast retransmit itself always goes out (Linux does the same). */
+  if (c->prr_out == 0 && sndcnt < mss)
+    sndcnt = mss;
+  c->cwnd = pipe + (uint32_t)sndcnt;
+}
+
+static void undo(tcpu_conn *c) {
+  if (c->cwnd < c->prior_cwnd)
+    c->cwnd = c->prior_cwnd;
+  if (c->ssthresh < c->prior_ssthresh)
+    c->ssthresh = c->prior_ssthresh;
+  tcpu_rtxq_clear_lost(&c->rtxq);
+  c->ca_state = TCPU_CA_OPEN;
+  c->undo_valid = 0;
+  c->dupacks = 0;
+  c->spurious_undos++;
+  /* What looked like loss was reordering. */
+  c->rack.reordering_seen = 1;
+}
+
+static void maybe_undo(tcpu_conn *c, const tcpu_seg *s,
+                       const tcpu_ack_ctx *ctx) {
+  if (!c->undo_valid || c->ca_state == TCPU_CA_OPEN || c->undo_retrans == 0)
+    return;
+  /* RFC 3522 §3.2: the ACK for the retransmitted data echoes a timestamp
+   * older than the retransmission, so the original arrived. */
+  if (c->ts_ok && s->opt.has_ts && c->undo_ts != 0 && ctx->acked > 0 &&
+      seq_lt(s->opt.ts_ecr, c->undo_ts)) {
+    undo(c);
+    return;
+  }
+  /* RFC 3708 §3: every retransmission of the episode came back as a
+   * duplicate. */
+  if (ctx->dsack_on_retrans && --c->undo_retrans == 0)
+    undo(c);
+}
+
+/* RFC 8985 §7.4: what the ACK says of an outstanding loss probe. */
+static void tlp_on_ack(tcpu_conn *c, const tcpu_ack_ctx *ctx,
+                       tcpu_tstamp now) {
+  tcpu_rack *r = &c->rack;
+  if (!r->tlp_outstanding)
+    return;
+  if (r->tlp_is_retrans && ctx->dsack &&
+      seq_leq(ctx->dsack_end, r->tlp_end_seq)) {
+    r->tlp_outstanding = 0; /* the original arrived: no loss */
+    return;
+  }
+  if (seq_geq(c->snd_una, r->tlp_end_seq)) {
+    r->tlp_outstanding = 0;
+    /* The probe repaired a real loss: respond as to any loss, but
+     * without a recovery episode. */
+    if (r->tlp_is_retrans && !ctx->dsack && c->ca_state == TCPU_CA_OPEN) {
+      tcpu_cc_on_congestion(c, 0, now);
+      if (c->cwnd > c->ssthresh)
+        c->cwnd = c->ssthresh;
+    }
+  }
+}
+
+/* RFC 6582 §3.2 without SACK: three duplicate ACKs start fast
+ * retransmit, unless they belong to the window already recovered;
+ * during recovery a partial ACK retransmits the next hole. */
+static void newreno_detect(tcpu_conn *c, int advanced) {
+  tcpu_rtxq *q = &c->rtxq;
+  if (q->n == 0)
+    return;
+  tcpu_txseg *first = tcpu_rtxq_at(q, 0);
+  if (c->ca_state == TCPU_CA_OPEN && c->dupacks == DUP_THRESH &&
+      seq_geq(c->snd_una, c->recovery_point)) {
+    tcpu_rtxq_set_lost(q, first);
+    c->lost_segs++;
+  } else if (c->ca_state == TCPU_CA_RECOVERY && advanced &&
+             seq_lt(c->snd_una, c->recovery_point) &&
+             !(first->flags & TXSEG_LOST)) {
+    tcpu_rtxq_set_lost(q, first);
+    c->lost_segs++;
+  }
+}
+
+void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  tcpu_ack_ctx ctx = {0};
+  uint32_t prior_una = c->snd_una;
+  int advanced = seq_gt(s->ack, prior_una);
+  if (advanced) {
+    delivered_arg arg = {c, &ctx, now};
+    tcpu_rtxq_ack(&c->rtxq, s->ack, on_acked, &arg);
+    ctx.acked = s->ack - prior_una;
+    if (prior_una == c->iss)
+      ctx.acked--; /* the SYN is no data */
+    if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
+      /* The SYN or SYN-ACK, timed when it was not retransmitted. */
+      c->rtt_timing = 0;
+      tcpu_rtt_sample(c, now - c->rtt_time);
+    }
+    drop_acked_data(c, s->ack);
+    c->snd_una = s->ack;
+    if (seq_lt(c->snd_nxt, c->snd_una))
+      c->snd_nxt = c->snd_una;
+    c->backoff = 0;
+    c->dupacks = 0;
+  }
+  if (c->sack_ok && s->opt.nsack > 0) {
+    tcpu_sack_input(c, s, &ctx, now);
+  } else if (!advanced && is_dupack(c, s)) {
+    c->dupacks++;
+    if (!c->sack_ok) /* RFC 6937 §3: a duplicate ACK delivered a segment */
+      ctx.sacked += tcpu_conn_payload_mss(c);
+  }
+  if (ctx.have_rtt)
+    tcpu_rtt_sample(c, now - ctx.rtt_xmit);
+  maybe_undo(c, s, &ctx);
+  tlp_on_ack(c, &ctx, now);
+
+  if (c->sack_ok)
+    tcpu_rack_detect_loss(c, now);
+  else
+    newreno_detect(c, advanced);
+
+  if (c->ca_state != TCPU_CA_OPEN && advanced &&
+      seq_geq(c->snd_una, c->recovery_point))
+    exit_recovery(c, now);
+  if (c->ca_state == TCPU_CA_OPEN && c->rtxq.lost > 0)
+    enter_recovery(c, now);
+  if (c->ca_state == TCPU_CA_RECOVERY)
+    prr_on_ack(c, ctx.acked + ctx.sacked);
+  else
+    tcpu_cc_on_ack(c, ctx.acked, now);
+
+  tcpu_timer_on_ack(c, now);
+  tcpu_conn_want_output(c);
+}
+
+/* RACK's reordering timer fired (RFC 8985 §6.3). */
+void tcpu_recovery_on_rack_timer(tcpu_conn *c, tcpu_tstamp now) {
+  if (!tcpu_rack_detect_loss(c, now))
+    return;
+  if (c->ca_state == TCPU_CA_OPEN)
+    enter_recovery(c, now);
+  if (c->ca_state == TCPU_CA_RECOVERY)
+    prr_on_ack(c, 0);
+  tcpu_conn_want_output(c);
+}
+
+/* RFC 6298 (5.4)-(5.6) and RFC 5681 §3.1: after a timeout everything not
+ * SACKed is presumed lost (RFC 6675 §5.1, RFC 8985 §6.3) and resent from
+ * a one-segment window. */
+void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now) {
+  if (c->ca_state == TCPU_CA_OPEN) {
+    save_undo(c);
+    tcpu_cc_on_congestion(c, 1, now);
+  }
+  c->cwnd = tcpu_conn_payload_mss(c);
+  c->ca_state = TCPU_CA_LOSS;
+  c->recovery_point = c->snd_max;
+  c->dupacks = 0;
+  c->rack.tlp_outstanding = 0;
+  tcpu_rtxq *q = &c->rtxq;
+  for (uint32_t i = 0; i < q->n; i++) {
+    tcpu_txseg *t = tcpu_rtxq_at(q, i);
+    if (!(t->flags & TXSEG_SACKED) &&
+        !((t->flags & TXSEG_LOST) && !(t->flags & TXSEG_RETRANS))) {
+      tcpu_rtxq_set_lost(q, t);
+      c->lost_segs++;
+    }
+  }
+}
+
+void tcpu_recovery_on_send(tcpu_conn *c, uint32_t len, int rtx,
+                           tcpu_tstamp now) {
+  if (c->ca_state == TCPU_CA_RECOVERY)
+    c->prr_out += len;
+  if (rtx && c->undo_valid) {
+    c->undo_retrans++;
+    if (c->undo_ts == 0 && c->ts_ok)
+      c->undo_ts = tcpu_conn_ts_now(c, now);
+  }
+}
