@@ -188,6 +188,8 @@ void tcpu_conn_on_read(tcpu_conn *c);
 uint32_t tcpu_conn_ts_now(const tcpu_conn *c, tcpu_tstamp now);
 
 /* ---- conn_api.c */
+/* RFC 7323 §2.3: the smallest shift that lets rcvbuf be advertised. */
+uint8_t tcpu_wscale_for(uint32_t rcvbuf);
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
                          uint16_t lport, uint16_t rport);
 void tcpu_conn_free(tcpu_conn *c);

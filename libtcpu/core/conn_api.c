@@ -10,6 +10,13 @@
 
 #define TCPU_QUICKACKS 16 /* Linux TCP_MAX_QUICKACKS */
 
+uint8_t tcpu_wscale_for(uint32_t rcvbuf) {
+  uint8_t ws = 0;
+  while (ws < TCPU_WSCALE_MAX && (rcvbuf >> ws) > 65535)
+    ws++;
+  return ws;
+}
+
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
                          uint16_t lport, uint16_t rport) {
   tcpu_conn *c = calloc(1, sizeof *c);
@@ -39,11 +46,8 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
   c->ka_intvl = ep->s.keepalive_intvl;
   c->ka_cnt = ep->s.keepalive_probes;
   c->user_timeout = ep->s.user_timeout;
-  /* RFC 7323 §2.3: the smallest shift that lets the buffer be advertised. */
   if (ep->s.window_scaling)
-    while (c->rcv_wscale < TCPU_WSCALE_MAX &&
-           (ep->s.rcvbuf >> c->rcv_wscale) > 65535)
-      c->rcv_wscale++;
+    c->rcv_wscale = tcpu_wscale_for(ep->s.rcvbuf);
   /* RFC 7323 §5.4: a per-connection offset for TSval, keyed like the
    * ISN so it neither leaks uptime nor varies between repeated runs. */
   struct {
@@ -318,6 +322,25 @@ int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt, uint64_t value) {
   case TCPU_OPT_USER_TIMEOUT:
     c->user_timeout = value;
     break;
+  case TCPU_OPT_SNDBUF:
+    if (value < 1 || value > (1u << 30) || value < c->sndq.len)
+      return TCPU_ERR_INVAL;
+    if (tcpu_ring_resize(&c->sndq, value) != 0)
+      return TCPU_ERR_NOMEM;
+    if (c->want_writable && tcpu_ring_space(&c->sndq) > 0) {
+      c->want_writable = 0;
+      tcpu_conn_add_event(c, TCPU_EV_WRITABLE);
+    }
+    return 0;
+  case TCPU_OPT_RCVBUF:
+    if (value < 1 || value > (1u << 30))
+      return TCPU_ERR_INVAL;
+    if (!(c->state == TCPU_LISTEN ||
+          (c->state == TCPU_SYN_SENT && !c->syn_sent_flag)))
+      return TCPU_ERR_STATE;
+    tcpu_ring_resize(&c->rcvq, value);
+    c->rcv_wscale = c->ep->s.window_scaling ? tcpu_wscale_for(value) : 0;
+    return 0;
   default:
     return TCPU_ERR_INVAL;
   }

@@ -120,6 +120,21 @@ void tcpu_listen_close(tcpu_conn *l, tcpu_tstamp now) {
   tcpu_endpoint_hash_del(l->ep, l);
 }
 
+/* A child takes the listener's user data, buffer sizes and options. */
+static void inherit(tcpu_conn *c, const tcpu_conn *l) {
+  c->passive = 1;
+  c->user_data = l->user_data;
+  c->sndq.cap = l->sndq.cap;
+  c->rcvq.cap = l->rcvq.cap;
+  c->rcv_wscale = l->rcv_wscale;
+  c->nodelay = l->nodelay;
+  c->keepalive = l->keepalive;
+  c->ka_idle = l->ka_idle;
+  c->ka_intvl = l->ka_intvl;
+  c->ka_cnt = l->ka_cnt;
+  c->user_timeout = l->user_timeout;
+}
+
 /* ------------------------------------------------------------ SYN cookies */
 
 typedef struct cookie_flow {
@@ -181,14 +196,12 @@ static void send_cookie(tcpu_conn *l, const tcpu_addr *from,
                       mssidx);
   r.ack = syn->seq + 1;
   r.flags = TH_SYN | TH_ACK;
-  r.wnd = (uint16_t)(ep->s.rcvbuf < 65535 ? ep->s.rcvbuf : 65535);
+  uint32_t rcvbuf = (uint32_t)l->rcvq.cap;
+  r.wnd = (uint16_t)(rcvbuf < 65535 ? rcvbuf : 65535);
   r.opt.has_mss = 1;
   r.opt.mss = tcpu_endpoint_mss(ep, from->family);
   int ws = ep->s.window_scaling && syn->opt.has_wscale;
-  uint8_t rcv_wscale = 0;
-  while (ws && rcv_wscale < TCPU_WSCALE_MAX &&
-         (ep->s.rcvbuf >> rcv_wscale) > 65535)
-    rcv_wscale++;
+  uint8_t rcv_wscale = ws ? l->rcv_wscale : 0;
   int sack = ep->s.sack && syn->opt.sack_permitted;
   if (ep->s.timestamps && syn->opt.has_ts) {
     uint32_t bits = (ws ? (uint32_t)syn->opt.wscale & 0xf : TS_WS_NONE) |
@@ -225,12 +238,12 @@ static void cookie_accept(tcpu_conn *l, const tcpu_addr *from,
   }
   ep->st.syncookies_ok++;
   ep->st.conns_opened++;
-  c->passive = 1;
-  c->user_data = l->user_data;
+  inherit(c, l);
   c->iss = s->ack - 1;
   c->irs = s->seq - 1;
   c->rcv_nxt = s->seq;
-  c->rcv_adv = c->rcv_nxt + (ep->s.rcvbuf < 65535 ? ep->s.rcvbuf : 65535);
+  c->rcv_adv = c->rcv_nxt + (l->rcvq.cap < 65535 ? (uint32_t)l->rcvq.cap
+                                                 : 65535);
   c->snd_una = c->snd_nxt = c->snd_max = s->ack;
   c->snd_buf_seq = s->ack;
   c->peer_mss = cookie_mss[mssidx];
@@ -310,8 +323,7 @@ void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
     return;
   }
   ep->st.conns_opened++;
-  c->passive = 1;
-  c->user_data = l->user_data;
+  inherit(c, l);
   c->parent = l;
   c->q_next = q->syn_head;
   q->syn_head = c;

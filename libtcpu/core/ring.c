@@ -42,6 +42,25 @@ void tcpu_ring_peek(const tcpu_ring *r, size_t off, uint8_t *dst, size_t len) {
   memcpy(dst + first, r->buf, len - first);
 }
 
+int tcpu_ring_resize(tcpu_ring *r, size_t cap) {
+  if (r->buf == NULL || r->len == 0) {
+    free(r->buf);
+    r->buf = NULL;
+    r->head = 0;
+    r->cap = cap;
+    return 0;
+  }
+  uint8_t *nb = malloc(cap);
+  if (nb == NULL)
+    return -1;
+  tcpu_ring_peek(r, 0, nb, r->len);
+  free(r->buf);
+  r->buf = nb;
+  r->head = 0;
+  r->cap = cap;
+  return 0;
+}
+
 void tcpu_ring_drop(tcpu_ring *r, size_t n) {
   r->head = (r->head + n) % (r->cap ? r->cap : 1);
   r->len -= n;

@@ -26,6 +26,9 @@ long tcpu_ring_push(tcpu_ring *r, const uint8_t *data, size_t len);
 /* Copies len bytes starting off bytes after the oldest one; the caller
  * guarantees off + len <= r->len. */
 void tcpu_ring_peek(const tcpu_ring *r, size_t off, uint8_t *dst, size_t len);
+/* Changes the capacity, keeping the bytes held (cap >= r->len).  Returns
+ * 0, or -1 when the new storage cannot be allocated. */
+int tcpu_ring_resize(tcpu_ring *r, size_t cap);
 /* Discards the n oldest bytes (n <= r->len). */
 void tcpu_ring_drop(tcpu_ring *r, size_t n);
 

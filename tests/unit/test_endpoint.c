@@ -218,6 +218,50 @@ static void test_endpoint_lossy_newreno_fast_recovery(void **state) {
   lossy_transfer(0);
 }
 
+/* A listener's small receive buffer reaches its connections: the peer
+ * never has more in flight than the buffer, zero windows come and go. */
+static void test_endpoint_small_rcvbuf_inherited_bounded(void **state) {
+  (void)state;
+  pair p;
+  pair_init(&p, NULL);
+  tcpu_conn *l, *cl, *sv;
+  assert_int_equal(tcpu_listen(p.b, 80, 8, &l, p.now), 0);
+  assert_int_equal(tcpu_conn_setopt(l, TCPU_OPT_RCVBUF, 4096), 0);
+  assert_int_equal(tcpu_connect(p.a, &p.addr_b, 0, 80, &cl, p.now), 0);
+  run(&p, p.now + TCPU_NS_PER_S);
+  assert_int_equal(tcpu_accept(l, &sv), 0);
+  assert_int_equal(tcpu_conn_setopt(sv, TCPU_OPT_RCVBUF, 8192),
+                   TCPU_ERR_STATE);
+  static uint8_t out[100000], in[100000];
+  for (size_t i = 0; i < sizeof out; i++)
+    out[i] = (uint8_t)(i ^ (i >> 8));
+  size_t sent = 0, got = 0;
+  for (int round = 0; round < 100000 && got < sizeof out; round++) {
+    if (sent < sizeof out) {
+      tcpu_ssize n = tcpu_conn_write(cl, out + sent, sizeof out - sent, p.now);
+      if (n > 0)
+        sent += (size_t)n;
+    }
+    run(&p, p.now + TCPU_NS_PER_MS);
+    tcpu_conn_info ci;
+    tcpu_conn_get_info(sv, &ci);
+    assert_true(ci.rcv_buffered <= 4096);
+    /* A slow reader: 100 bytes every 10 ms. */
+    if (round % 10 == 0) {
+      tcpu_ssize r = tcpu_conn_read(sv, in + got, 100, p.now);
+      if (r > 0)
+        got += (size_t)r;
+    }
+    p.now += TCPU_NS_PER_MS;
+  }
+  assert_int_equal(got, sizeof out);
+  assert_memory_equal(in, out, sizeof out);
+  tcpu_conn_info ci;
+  tcpu_conn_get_info(cl, &ci);
+  assert_int_equal(ci.timeouts, 0);
+  pair_free(&p);
+}
+
 static void test_endpoint_connect_no_listener_refused(void **state) {
   (void)state;
   pair p;
@@ -301,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_endpoint_connect_transfer_close_clean),
       cmocka_unit_test(test_endpoint_lossy_sack_fast_recovery),
       cmocka_unit_test(test_endpoint_lossy_newreno_fast_recovery),
+      cmocka_unit_test(test_endpoint_small_rcvbuf_inherited_bounded),
       cmocka_unit_test(test_endpoint_connect_no_listener_refused),
       cmocka_unit_test(test_endpoint_syn_unanswered_timedout),
       cmocka_unit_test(test_endpoint_abort_peer_reset),

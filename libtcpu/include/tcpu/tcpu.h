@@ -334,9 +334,15 @@ typedef enum tcpu_conn_opt {
   TCPU_OPT_KEEPIDLE = 3,     /* idle time before the first probe, ns */
   TCPU_OPT_KEEPINTVL = 4,    /* time between probes, ns */
   TCPU_OPT_KEEPCNT = 5,      /* unanswered probes before giving up, 1..255 */
-  TCPU_OPT_USER_TIMEOUT = 6  /* RFC 5482 user timeout, ns; 0: off */
+  TCPU_OPT_USER_TIMEOUT = 6, /* RFC 5482 user timeout, ns; 0: off */
+  TCPU_OPT_SNDBUF = 7,       /* send buffer, bytes; not below what it holds */
+  TCPU_OPT_RCVBUF = 8        /* receive buffer, bytes; only before the SYN
+                                goes out (it fixes the window scale), so
+                                right after tcpu_connect or on a listener,
+                                whose connections inherit it */
 } tcpu_conn_opt;
-/* Errors: INVAL for an unknown option. */
+/* Errors: INVAL for an unknown option or a value out of range, STATE for
+ * RCVBUF after the SYN went out, NOMEM. */
 TCPU_EXTERN int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt,
                                  uint64_t value);
 
