@@ -25,6 +25,7 @@ typedef enum tcpu_timer_kind {
   TCPU_TIMER_RACK,    /* RFC 8985 §6.3 reordering timer */
   TCPU_TIMER_TLP,     /* RFC 8985 §7 tail loss probe */
   TCPU_TIMER_KEEPALIVE,
+  TCPU_TIMER_PACING,  /* the pacer allows the next segment */
   TCPU_TIMER_COUNT
 } tcpu_timer_kind;
 
@@ -125,7 +126,19 @@ struct tcpu_conn {
   tcpu_tstamp rtt_time;
   tcpu_duration srtt, rttvar, rto;
 
-  uint32_t cwnd, ssthresh; /* bytes; the congestion-control seam */
+  uint32_t cwnd, ssthresh; /* bytes; written by congestion control */
+  const struct tcpu_cc_ops *cc;
+  void *cc_state;
+  uint64_t cc_pacing_rate;  /* bytes/s from the algorithm; 0: default */
+  tcpu_tstamp next_send_ts; /* pacing */
+  tcpu_tstamp last_send_ts;
+  tcpu_tstamp recovery_start;
+  /* Delivery-rate estimation and round counting (cc/rate.c). */
+  uint64_t delivered, app_limited, next_round_delivered, round;
+  tcpu_tstamp delivered_ts, first_sent_ts;
+  uint64_t last_delivery_rate;
+  unsigned round_started : 1;
+  unsigned cc_inited : 1;   /* cc->init ran on cc_state */
 
   /* Loss recovery. */
   tcpu_rtxq rtxq;
@@ -209,12 +222,16 @@ void tcpu_timer_stop_all(tcpu_conn *c);
 void tcpu_timer_on_rack(tcpu_conn *c, tcpu_tstamp at);
 void tcpu_timer_on_activity(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_on_probe_sent(tcpu_conn *c, tcpu_tstamp now);
+/* Output waits for the pacer until `at`. */
+void tcpu_timer_on_paced(tcpu_conn *c, tcpu_tstamp at);
 
 /* ---- recovery.c: what an ACK means for the sender */
 /* What one ACK delivered, gathered by recovery.c, sack.c and rack.c. */
+struct tcpu_rate_sample;
 typedef struct tcpu_ack_ctx {
   uint32_t acked;       /* bytes newly cumulatively acknowledged */
   uint32_t sacked;      /* bytes newly SACKed */
+  struct tcpu_rate_sample *rs;
   tcpu_tstamp rtt_xmit; /* send time of the newest clean delivered segment */
   unsigned have_rtt : 1, dsack : 1, dsack_on_retrans : 1;
   uint32_t dsack_start, dsack_end;
@@ -245,11 +262,6 @@ void tcpu_rack_on_recovery_exit(tcpu_conn *c);
 /* Probe timeout from now, or TCPU_TSTAMP_NONE when no probe applies. */
 tcpu_duration tcpu_rack_pto(const tcpu_conn *c);
 
-/* ---- cc_reno.c: the congestion-control seam (RFC 5681) */
-void tcpu_cc_on_ack(tcpu_conn *c, uint32_t acked, tcpu_tstamp now);
-/* Loss (fast recovery) or timeout: sets ssthresh, and cwnd after RTO. */
-void tcpu_cc_on_congestion(tcpu_conn *c, int rto, tcpu_tstamp now);
-void tcpu_cc_on_recovery_exit(tcpu_conn *c, tcpu_tstamp now);
 
 /* ---- rtt.c (RFC 6298) */
 void tcpu_rtt_init(tcpu_conn *c);

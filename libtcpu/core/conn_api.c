@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc/cc.h"
 #include "core/endpoint.h"
 #include "core/seq.h"
 
@@ -80,6 +81,7 @@ void tcpu_conn_free(tcpu_conn *c) {
   tcpu_ring_free(&c->rcvq);
   tcpu_rtxq_free(&c->rtxq);
   tcpu_rob_free(&c->rob);
+  tcpu_cc_conn_stop(c);
   free(c->lst);
   free(c);
 }
@@ -97,9 +99,16 @@ int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer, uint16_t local_port,
   } else if (tcpu_endpoint_find(ep, peer, local_port, remote_port)) {
     return TCPU_ERR_ADDRINUSE;
   }
+  const tcpu_cc_ops *cc = tcpu_cc_lookup(ep, NULL);
+  if (cc == NULL)
+    return TCPU_ERR_INVAL; /* tcpu_settings.cc names no algorithm */
   tcpu_conn *c = tcpu_conn_new(ep, peer, local_port, remote_port);
   if (c == NULL)
     return TCPU_ERR_NOMEM;
+  if (tcpu_cc_conn_start(c, cc, now) != 0) {
+    tcpu_conn_free(c);
+    return TCPU_ERR_NOMEM;
+  }
   if (tcpu_endpoint_hash_add(ep, c) != 0) {
     tcpu_conn_free(c);
     return TCPU_ERR_NOMEM;
@@ -219,6 +228,10 @@ void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
   tcpu_timer_on_activity(c, now);
   c->quickacks = TCPU_QUICKACKS;
   c->snd_sml = c->snd_una;
+  c->next_round_delivered = 0;
+  /* The algorithm starts from IW10 and sets what it wants. */
+  if (c->cc)
+    tcpu_cc_conn_start(c, c->cc, now);
   if (c->fin_queued)
     apply_shutdown(c, now);
 }
@@ -388,5 +401,8 @@ void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci) {
   ci->fast_recoveries = c->fast_recoveries;
   ci->paws_drops = c->paws_drops;
   ci->min_rtt = c->rack.min_rtt == TCPU_TSTAMP_NONE ? 0 : c->rack.min_rtt;
+  ci->pacing_rate = tcpu_pacer_rate(c);
+  ci->delivery_rate = c->last_delivery_rate;
+  ci->delivered = c->delivered;
   ci->rcv_buffered = (uint32_t)c->rcvq.len;
 }

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "cc/cc.h"
 #include "core/endpoint.h"
 #include "core/seq.h"
 
@@ -192,6 +193,14 @@ static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
   return emit(c, &s, buf, buflen);
 }
 
+/* Bookkeeping common to every data segment sent. */
+static void after_send(tcpu_conn *c, size_t bytes, tcpu_tstamp now) {
+  c->last_send_ts = now;
+  tcpu_pacer_on_send(c, bytes, now);
+  tcpu_cc_event_sent(c, bytes, now);
+  tcpu_timer_on_send(c, 1, now);
+}
+
 /* Resends one record: a lost one, or the tail as a loss probe. */
 static tcpu_ssize resend(tcpu_conn *c, tcpu_txseg *t, uint8_t *buf,
                          size_t buflen, tcpu_tstamp now) {
@@ -201,10 +210,11 @@ static tcpu_ssize resend(tcpu_conn *c, tcpu_txseg *t, uint8_t *buf,
   if (n <= 0)
     return n;
   tcpu_rtxq_set_retransmitted(&c->rtxq, t, now);
+  tcpu_rate_on_send(c, t, 0, now);
   c->retransmits++;
   c->bytes_retrans += len;
   tcpu_recovery_on_send(c, t->len, 1, now);
-  tcpu_timer_on_send(c, 1, now);
+  after_send(c, (size_t)n, now);
   return n;
 }
 
@@ -261,6 +271,11 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
   if (len == 0 && !fin)
     return 0;
   uint32_t seqlen = len + (fin ? 1u : 0u);
+  int was_idle = c->rtxq.n == 0;
+  /* RFC 5681 §4.1: after an idle period longer than the RTO the window
+   * the algorithm allowed is stale. */
+  if (was_idle && c->last_send_ts != 0 && now - c->last_send_ts > c->rto)
+    tcpu_cc_event_idle_restart(c, now);
   if (tcpu_rtxq_push(&c->rtxq, c->snd_nxt, seqlen, fin ? TXSEG_FIN : 0,
                      now) != 0)
     return 0; /* out of memory: try again later */
@@ -276,8 +291,10 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
   c->snd_max = c->snd_nxt;
   if (fin)
     c->fin_sent = 1;
+  tcpu_rate_on_send(c, tcpu_rtxq_at(&c->rtxq, c->rtxq.n - 1), was_idle, now);
   tcpu_recovery_on_send(c, seqlen, 0, now);
-  tcpu_timer_on_send(c, 1, now);
+  tcpu_rate_check_app_limited(c);
+  after_send(c, (size_t)n, now);
   return n;
 }
 
@@ -307,6 +324,10 @@ static tcpu_ssize send_probe(tcpu_conn *c, uint8_t *buf, size_t buflen,
 
 static tcpu_ssize send_data(tcpu_conn *c, uint8_t *buf, size_t buflen,
                             tcpu_tstamp now) {
+  if (!tcpu_pacer_ready(c, now)) {
+    tcpu_timer_on_paced(c, c->next_send_ts);
+    return 0;
+  }
   uint32_t pipe = tcpu_conn_pipe(c);
   uint32_t allowed = c->cwnd > pipe ? c->cwnd - pipe : 0;
   /* RFC 6675 §5 (NextSeg rule 1): holes judged lost go first. */

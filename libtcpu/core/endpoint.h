@@ -37,6 +37,8 @@ struct tcpu_endpoint {
 
   uint32_t port_counter; /* RFC 6056 algorithm 3 */
   int cb_err;            /* a callback failed during this call */
+  const struct tcpu_cc_ops *cc_user[16]; /* registered by the application */
+  unsigned cc_user_count;
   tcpu_endpoint_stats st;
 };
 

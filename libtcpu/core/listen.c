@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc/cc.h"
 #include "core/endpoint.h"
 #include "core/seq.h"
 
@@ -30,9 +31,13 @@ int tcpu_listen(tcpu_endpoint *ep, uint16_t port, int backlog,
     return TCPU_ERR_INVAL;
   if (tcpu_endpoint_find_listener(ep, port))
     return TCPU_ERR_ADDRINUSE;
+  const tcpu_cc_ops *cc = tcpu_cc_lookup(ep, NULL);
+  if (cc == NULL)
+    return TCPU_ERR_INVAL; /* tcpu_settings.cc names no algorithm */
   tcpu_conn *l = tcpu_conn_new(ep, NULL, port, 0);
   if (l == NULL)
     return TCPU_ERR_NOMEM;
+  l->cc = cc;
   l->lst = calloc(1, sizeof *l->lst);
   if (l->lst == NULL || tcpu_endpoint_hash_add(ep, l) != 0) {
     tcpu_conn_free(l);
@@ -133,6 +138,7 @@ static void inherit(tcpu_conn *c, const tcpu_conn *l) {
   c->ka_intvl = l->ka_intvl;
   c->ka_cnt = l->ka_cnt;
   c->user_timeout = l->user_timeout;
+  c->cc = l->cc;
 }
 
 /* ------------------------------------------------------------ SYN cookies */

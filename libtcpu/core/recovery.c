@@ -7,6 +7,7 @@
  * (RFC 3522 Eifel detection with timestamps, RFC 3708 with D-SACK).
  * Loss itself is judged by RACK (rack.c) when the peer SACKs.
  */
+#include "cc/cc.h"
 #include "core/endpoint.h"
 #include "core/seq.h"
 
@@ -34,6 +35,7 @@ static void on_acked(const tcpu_txseg *s, void *p) {
   if (s->flags & TXSEG_SACKED)
     return; /* counted when it was SACKed */
   tcpu_rack_on_delivered(a->c, s, a->now);
+  tcpu_rate_on_delivered(a->c, s, a->ctx->rs, a->now);
   /* RFC 6298 §3 (Karn): only never-retransmitted segments time the RTT. */
   if (!(s->flags & TXSEG_EVER_RETRANS) &&
       (!a->ctx->have_rtt || s->xmit_ts > a->ctx->rtt_xmit)) {
@@ -76,19 +78,25 @@ static void save_undo(tcpu_conn *c) {
 static void enter_recovery(tcpu_conn *c, tcpu_tstamp now) {
   c->fast_recoveries++;
   save_undo(c);
-  tcpu_cc_on_congestion(c, 0, now);
+  c->recovery_start = now;
+  c->ca_state = TCPU_CA_RECOVERY;
+  tcpu_cc_event_congestion(c, TCPU_CC_LOSS, c->rack.xmit_ts, now);
   c->recovery_point = c->snd_max;
   /* RFC 6937 §3: RecoverFS = snd.nxt - snd.una at the start. */
   c->recover_fs = c->snd_max - c->snd_una;
   c->prr_delivered = 0;
   c->prr_out = 0;
-  c->ca_state = TCPU_CA_RECOVERY;
 }
 
 static void exit_recovery(tcpu_conn *c, tcpu_tstamp now) {
-  tcpu_cc_on_recovery_exit(c, now);
-  tcpu_rack_on_recovery_exit(c);
+  /* RFC 6937 §3 / RFC 6675 §5: fast recovery ends at ssthresh. */
+  if (c->ca_state == TCPU_CA_RECOVERY && !tcpu_cc_owns_recovery(c) &&
+      c->ssthresh != UINT32_MAX)
+    c->cwnd = c->ssthresh;
   c->ca_state = TCPU_CA_OPEN;
+  c->recovery_start = 0;
+  tcpu_cc_event_recovery_exit(c, now);
+  tcpu_rack_on_recovery_exit(c);
   c->undo_valid = 0;
   c->dupacks = 0;
 }
@@ -123,7 +131,7 @@ static void prr_on_ack(tcpu_conn *c, uint32_t delivered) {
   c->cwnd = pipe + (uint32_t)sndcnt;
 }
 
-static void undo(tcpu_conn *c) {
+static void undo(tcpu_conn *c, tcpu_tstamp now) {
   if (c->cwnd < c->prior_cwnd)
     c->cwnd = c->prior_cwnd;
   if (c->ssthresh < c->prior_ssthresh)
@@ -133,25 +141,27 @@ static void undo(tcpu_conn *c) {
   c->undo_valid = 0;
   c->dupacks = 0;
   c->spurious_undos++;
+  c->recovery_start = 0;
   /* What looked like loss was reordering. */
   c->rack.reordering_seen = 1;
+  tcpu_cc_event_spurious(c, now);
 }
 
 static void maybe_undo(tcpu_conn *c, const tcpu_seg *s,
-                       const tcpu_ack_ctx *ctx) {
+                       const tcpu_ack_ctx *ctx, tcpu_tstamp now) {
   if (!c->undo_valid || c->ca_state == TCPU_CA_OPEN || c->undo_retrans == 0)
     return;
   /* RFC 3522 §3.2: the ACK for the retransmitted data echoes a timestamp
    * older than the retransmission, so the original arrived. */
   if (c->ts_ok && s->opt.has_ts && c->undo_ts != 0 && ctx->acked > 0 &&
       seq_lt(s->opt.ts_ecr, c->undo_ts)) {
-    undo(c);
+    undo(c, now);
     return;
   }
   /* RFC 3708 §3: every retransmission of the episode came back as a
    * duplicate. */
   if (ctx->dsack_on_retrans && --c->undo_retrans == 0)
-    undo(c);
+    undo(c, now);
 }
 
 /* RFC 8985 §7.4: what the ACK says of an outstanding loss probe. */
@@ -170,8 +180,8 @@ static void tlp_on_ack(tcpu_conn *c, const tcpu_ack_ctx *ctx,
     /* The probe repaired a real loss: respond as to any loss, but
      * without a recovery episode. */
     if (r->tlp_is_retrans && !ctx->dsack && c->ca_state == TCPU_CA_OPEN) {
-      tcpu_cc_on_congestion(c, 0, now);
-      if (c->cwnd > c->ssthresh)
+      tcpu_cc_event_congestion(c, TCPU_CC_LOSS, c->rack.xmit_ts, now);
+      if (!tcpu_cc_owns_recovery(c) && c->cwnd > c->ssthresh)
         c->cwnd = c->ssthresh;
     }
   }
@@ -197,9 +207,23 @@ static void newreno_detect(tcpu_conn *c, int advanced) {
   }
 }
 
+/* RFC 7661 §4.3 in Linux's form: the window limited the sender if it was
+ * (nearly) full, or at least half used in slow start. */
+static int cwnd_limited(const tcpu_conn *c, uint32_t prior_pipe) {
+  uint32_t mss = tcpu_conn_payload_mss(c);
+  if (c->cwnd < c->ssthresh)
+    return (uint64_t)prior_pipe * 2 >= c->cwnd;
+  return (uint64_t)prior_pipe + mss >= c->cwnd;
+}
+
 void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
+  tcpu_rate_sample rs = {0};
   tcpu_ack_ctx ctx = {0};
+  ctx.rs = &rs;
   uint32_t prior_una = c->snd_una;
+  uint32_t prior_pipe = tcpu_conn_pipe(c);
+  uint32_t prior_lost = c->rtxq.lost;
+  uint64_t prior_round = c->round;
   int advanced = seq_gt(s->ack, prior_una);
   if (advanced) {
     delivered_arg arg = {c, &ctx, now};
@@ -228,7 +252,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   }
   if (ctx.have_rtt)
     tcpu_rtt_sample(c, now - ctx.rtt_xmit);
-  maybe_undo(c, s, &ctx);
+  maybe_undo(c, s, &ctx, now);
   tlp_on_ack(c, &ctx, now);
 
   if (c->sack_ok)
@@ -241,10 +265,24 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     exit_recovery(c, now);
   if (c->ca_state == TCPU_CA_OPEN && c->rtxq.lost > 0)
     enter_recovery(c, now);
-  if (c->ca_state == TCPU_CA_RECOVERY)
+
+  if (ctx.acked + ctx.sacked > 0) {
+    tcpu_cc_ack a = {0};
+    a.bytes_acked = ctx.acked;
+    a.bytes_delivered = ctx.acked + ctx.sacked;
+    a.bytes_lost = c->rtxq.lost > prior_lost ? c->rtxq.lost - prior_lost : 0;
+    a.prior_in_flight = prior_pipe;
+    a.rtt = ctx.have_rtt ? now - ctx.rtt_xmit : TCPU_TSTAMP_NONE;
+    a.is_cwnd_limited = cwnd_limited(c, prior_pipe);
+    tcpu_rate_finish(c, &rs, &a);
+    if (a.delivery_rate)
+      c->last_delivery_rate = a.delivery_rate;
+    tcpu_cc_event_ack(c, &a, now);
+    if (c->round != prior_round)
+      tcpu_cc_event_round(c);
+  }
+  if (c->ca_state == TCPU_CA_RECOVERY && !tcpu_cc_owns_recovery(c))
     prr_on_ack(c, ctx.acked + ctx.sacked);
-  else
-    tcpu_cc_on_ack(c, ctx.acked, now);
 
   tcpu_timer_on_ack(c, now);
   tcpu_conn_want_output(c);
@@ -256,7 +294,7 @@ void tcpu_recovery_on_rack_timer(tcpu_conn *c, tcpu_tstamp now) {
     return;
   if (c->ca_state == TCPU_CA_OPEN)
     enter_recovery(c, now);
-  if (c->ca_state == TCPU_CA_RECOVERY)
+  if (c->ca_state == TCPU_CA_RECOVERY && !tcpu_cc_owns_recovery(c))
     prr_on_ack(c, 0);
   tcpu_conn_want_output(c);
 }
@@ -265,12 +303,20 @@ void tcpu_recovery_on_rack_timer(tcpu_conn *c, tcpu_tstamp now) {
  * SACKed is presumed lost (RFC 6675 §5.1, RFC 8985 §6.3) and resent from
  * a one-segment window. */
 void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now) {
-  if (c->ca_state == TCPU_CA_OPEN) {
+  if (c->ca_state == TCPU_CA_OPEN)
     save_undo(c);
-    tcpu_cc_on_congestion(c, 1, now);
+  /* A repeated timeout of the same episode leaves ssthresh alone (RFC
+   * 5681 §3.1 counts FlightSize before the first one, as Linux does). */
+  if (c->ca_state != TCPU_CA_LOSS) {
+    tcpu_rtxq *q0 = &c->rtxq;
+    c->ca_state = TCPU_CA_LOSS;
+    c->recovery_start = now;
+    tcpu_cc_event_congestion(c, TCPU_CC_RTO,
+                       q0->n ? tcpu_rtxq_at(q0, 0)->xmit_ts : now, now);
   }
+  /* RFC 5681 §3.1: the loss window is one segment, whatever the
+   * algorithm. */
   c->cwnd = tcpu_conn_payload_mss(c);
-  c->ca_state = TCPU_CA_LOSS;
   c->recovery_point = c->snd_max;
   c->dupacks = 0;
   c->rack.tlp_outstanding = 0;

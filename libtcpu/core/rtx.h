@@ -29,6 +29,11 @@ typedef struct tcpu_txseg {
   tcpu_tstamp xmit_ts;     /* last (re)transmission */
   tcpu_tstamp first_tx_ts; /* first transmission */
   uint32_t flags;
+  /* Delivery-rate estimation (cc/rate.c): the connection's delivery
+   * state when this segment was last sent. */
+  uint64_t rs_delivered;
+  tcpu_tstamp rs_delivered_ts, rs_first_sent_ts;
+  unsigned rs_app_limited;
 } tcpu_txseg;
 
 typedef struct tcpu_rtxq {

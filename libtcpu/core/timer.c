@@ -15,6 +15,7 @@
  *            only when it would fire first.
  *   KEEPALIVE RFC 9293 §3.8.4: idle probes, off unless enabled; the
  *            connection ends after keepalive_probes unanswered ones.
+ *   PACING   the pacer (cc/pacer.c) allows the next data segment.
  * A user timeout (RFC 5482) caps how long data may stay unacknowledged:
  * the RTO never reaches past it, and reaching it ends the connection.
  */
@@ -92,6 +93,10 @@ void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now) {
   }
   arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
   arm_tlp(c, now);
+}
+
+void tcpu_timer_on_paced(tcpu_conn *c, tcpu_tstamp at) {
+  arm(c, TCPU_TIMER_PACING, at);
 }
 
 void tcpu_timer_on_rack(tcpu_conn *c, tcpu_tstamp at) {
@@ -247,6 +252,10 @@ void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now) {
     c->probe_due = 1;
     tcpu_conn_want_output(c);
     tcpu_timer_on_window(c, now);
+  }
+  if (c->timer[TCPU_TIMER_PACING] <= now) {
+    disarm(c, TCPU_TIMER_PACING);
+    tcpu_conn_want_output(c);
   }
   if (c->timer[TCPU_TIMER_RACK] <= now) {
     disarm(c, TCPU_TIMER_RACK);

@@ -161,6 +161,7 @@ typedef struct tcpu_settings {
   tcpu_duration keepalive_intvl;       /* Linux: 75 s */
   uint32_t keepalive_probes;           /* Linux: 9 */
   tcpu_duration user_timeout;          /* RFC 5482; 0: off */
+  char cc[16]; /* congestion control by name (tcpu_cc.h); "": default */
   /* Secret for ISNs (RFC 6528), SYN cookies and port choice.  All zero:
    * the core draws one from libsodium's CSPRNG.  Tests set it to get
    * repeatable runs. */
@@ -364,6 +365,8 @@ typedef struct tcpu_conn_info {
   uint8_t ca_state; /* 0 open, 1 fast recovery, 2 after timeout */
   uint32_t snd_buffered, rcv_buffered;
   tcpu_duration min_rtt;
+  uint64_t pacing_rate, delivery_rate; /* bytes per second */
+  uint64_t delivered;                  /* bytes acked or SACKed */
   uint64_t sacked_segs, lost_segs, dsacks, reorder_events;
   uint64_t spurious_undos, tlp_probes, fast_recoveries, paws_drops;
 } tcpu_conn_info;
@@ -373,5 +376,7 @@ TCPU_EXTERN void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci);
 #ifdef __cplusplus
 }
 #endif
+
+#include "tcpu/tcpu_cc.h"
 
 #endif /* TCPU_TCPU_H */
