@@ -141,6 +141,23 @@ static void inherit(tcpu_conn *c, const tcpu_conn *l) {
   c->cc = l->cc;
 }
 
+/* A passive connection for the segment's 4-tuple, in the table, with the
+ * listener's settings; NULL when memory runs out (the SYN is dropped, and
+ * the peer retries). */
+static tcpu_conn *new_child(tcpu_conn *l, const tcpu_addr *from,
+                            const tcpu_seg *s) {
+  tcpu_conn *c = tcpu_conn_new(l->ep, from, s->dport, s->sport);
+  if (c == NULL)
+    return NULL;
+  if (tcpu_endpoint_hash_add(l->ep, c) != 0) {
+    tcpu_conn_free(c);
+    return NULL;
+  }
+  l->ep->st.conns_opened++;
+  inherit(c, l);
+  return c;
+}
+
 /* ------------------------------------------------------------ SYN cookies */
 
 typedef struct cookie_flow {
@@ -235,16 +252,10 @@ static void cookie_accept(tcpu_conn *l, const tcpu_addr *from,
       tcpu_endpoint_reply_rst(ep, from, s);
     return;
   }
-  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport);
+  tcpu_conn *c = new_child(l, from, s);
   if (c == NULL)
     return;
-  if (tcpu_endpoint_hash_add(ep, c) != 0) {
-    tcpu_conn_free(c);
-    return;
-  }
   ep->st.syncookies_ok++;
-  ep->st.conns_opened++;
-  inherit(c, l);
   c->iss = s->ack - 1;
   c->irs = s->seq - 1;
   c->rcv_nxt = s->seq;
@@ -321,15 +332,9 @@ void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
       send_cookie(l, from, s, now);
     return;
   }
-  tcpu_conn *c = tcpu_conn_new(ep, from, s->dport, s->sport);
+  tcpu_conn *c = new_child(l, from, s);
   if (c == NULL)
     return;
-  if (tcpu_endpoint_hash_add(ep, c) != 0) {
-    tcpu_conn_free(c);
-    return;
-  }
-  ep->st.conns_opened++;
-  inherit(c, l);
   c->parent = l;
   c->q_next = q->syn_head;
   q->syn_head = c;
