@@ -13,6 +13,7 @@
 
 static const tcpu_cc_ops *const builtin[] = {
     &tcpu_cc_newreno,
+    &tcpu_cc_bbr,
 };
 
 static int name_ok(const char *name) {
@@ -63,7 +64,7 @@ static void load(const tcpu_conn *c, tcpu_cc_stat *cs) {
   cs->min_rtt = c->rack.min_rtt == TCPU_TSTAMP_NONE ? 0 : c->rack.min_rtt;
   cs->latest_rtt = c->rack.rtt;
   cs->recovery_start = c->recovery_start;
-  cs->in_recovery = c->ca_state != TCPU_CA_OPEN;
+  cs->in_recovery = c->ca_state == TCPU_CA_RECOVERY;
 }
 
 /* What the algorithm may change, kept sane: at least one segment. */

@@ -31,10 +31,37 @@ void tcpu_conn_set_state(tcpu_conn *c, tcpu_state to, tcpu_tstamp now) {
     c->ep->cb_err = TCPU_ERR_CALLBACK_FAILURE;
 }
 
+/* The fate of a TIME-WAIT parked for a reopening SYN follows the new
+ * connection: gone once it is established, back in the table if it dies
+ * before (RFC 9293 §3.6.1 MAY-2 (2)). */
+static void settle_parked(tcpu_conn *c, int established, tcpu_tstamp now) {
+  tcpu_conn *tw = c->tw_link;
+  if (tw == NULL)
+    return;
+  c->tw_link = NULL;
+  tw->tw_link = NULL;
+  if (established) {
+    tcpu_conn_terminate(tw, 0, now);
+  } else if (tcpu_endpoint_find(c->ep, &tw->peer, tw->lport, tw->rport) ==
+             NULL) {
+    tw->parked = 0;
+    tcpu_endpoint_hash_add(c->ep, tw);
+  }
+}
+
 void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
   tcpu_endpoint *ep = c->ep;
   if (c->state == TCPU_CLOSED)
     return;
+  if (c->tw_link) {
+    if (c->parked) { /* its own 2*MSL ran out first */
+      c->tw_link->tw_link = NULL;
+      c->tw_link = NULL;
+    } else {
+      tcpu_endpoint_hash_del(ep, c); /* free the 4-tuple for the old one */
+      settle_parked(c, 0, now);
+    }
+  }
   if (err != 0) {
     c->err = err;
     /* RFC 9293 §3.10.7.4: on reset "all segment queues should be
@@ -253,9 +280,10 @@ static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
        * for later (memory bounded by the window we offered). */
       if (s->seq != c->rcv_nxt)
         c->ep->st.out_of_order++;
+      uint64_t refused = c->rob.st.segs_dropped;
       int n = tcpu_rob_insert(&c->rob, c->rcv_nxt, c->rcv_nxt + adv_window(c),
                               s->seq, s->data, s->len);
-      if (n < 0)
+      if (n < 0 || c->rob.st.segs_dropped != refused)
         c->ep->st.drop_reassembly++;
       deliver(c, (uint32_t)tcpu_rob_pop(&c->rob, c->rcv_nxt, &c->rcvq));
       /* RFC 5681 §4.2: out-of-order data, and data that fills a hole,
@@ -333,7 +361,6 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
       c->rtt_timing = 0;
       tcpu_rtt_sample(c, now - c->rtt_time);
     }
-    c->backoff = 0;
     c->last_rcv = now;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
@@ -360,18 +387,41 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
   tcpu_conn_want_output(c);
 }
 
+/* RFC 9293 §3.6.1 (MAY-2) with RFC 6191 §2: a SYN may reopen a
+ * TIME-WAIT 4-tuple when it is provably new — a newer timestamp when both
+ * incarnations used them, else a sequence number above the old RCV.NXT. */
+static int syn_reopens(const tcpu_conn *c, const tcpu_seg *s) {
+  if ((s->flags & (TH_SYN | TH_ACK)) != TH_SYN)
+    return 0;
+  if (c->ts_ok && s->opt.has_ts)
+    return seq_gt(s->opt.ts_val, c->ts_recent);
+  return seq_gt(s->seq, c->rcv_nxt);
+}
+
 /* TIME-WAIT's own rules.  Returns 1 when the segment is dealt with. */
 static int time_wait_input(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
-  if ((s->flags & TH_SYN) && !(s->flags & TH_ACK) &&
-      seq_gt(s->seq, c->rcv_nxt)) {
-    /* RFC 9293 §3.10.7.4 note / RFC 6191: a new SYN beyond the old
-     * connection's sequence space may reopen the 4-tuple. */
+  tcpu_conn *l = tcpu_endpoint_find_listener(c->ep, c->lport);
+  if (l != NULL && syn_reopens(c, s)) {
     tcpu_endpoint *ep = c->ep;
     tcpu_addr peer = c->peer;
-    tcpu_conn *l = tcpu_endpoint_find_listener(ep, c->lport);
-    tcpu_conn_terminate(c, 0, now);
-    if (l)
-      tcpu_listen_input(l, &peer, s, now);
+    if (c->handle_open) {
+      tcpu_conn_terminate(c, 0, now);
+    } else {
+      /* Park the old incarnation instead of ending it: should the SYN
+       * turn out to be an old duplicate (the new connection is reset
+       * before it is established), the 4-tuple returns to TIME-WAIT
+       * (MAY-2 condition 2).  Its 2*MSL timer keeps running. */
+      tcpu_endpoint_hash_del(ep, c);
+      c->parked = 1;
+    }
+    /* MAY-2 condition 1: the new ISN lies beyond all the old incarnation
+     * used, as Linux does (old SND.NXT + 65537). */
+    ep->tw_reopen = c->handle_open ? NULL : c;
+    ep->tw_iss = c->snd_max + 65537;
+    ep->tw_iss_valid = 1;
+    tcpu_listen_input(l, &peer, s, now);
+    ep->tw_iss_valid = 0;
+    ep->tw_reopen = NULL;
     return 1;
   }
   if (s->flags & TH_RST)
@@ -408,6 +458,14 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
       c->syn_sent_flag = 0;
       tcpu_conn_want_output(c);
       return;
+    }
+    if ((s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
+        s->seq == c->irs) {
+      /* Simultaneous open, RFC 9293 §3.5 figure 8 line 6: the peer's
+       * SYN,ACK repeats the SYN we hold and acknowledges ours; what is
+       * new is its ACK (Linux: tcp_validate_incoming "goto pass"). */
+      s->flags &= (uint8_t)~TH_SYN;
+      s->seq++;
     }
     break;
   default:
@@ -477,8 +535,8 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
         tcpu_conn_reset(c, TCPU_ERR_RESET, now);
       return; /* DROP: the SYN-ACK timer will ask for the ACK again */
     }
-    c->backoff = 0;
     become_established(c, s, now);
+    settle_parked(c, 1, now);
     tcpu_conn_on_established(c, now);
     tcpu_recovery_on_ack(c, s, now);
     if (!c->passive)

@@ -75,6 +75,7 @@ struct tcpu_conn {
   struct tcpu_conn *ev_next;            /* event queue */
   struct tcpu_conn *parent;             /* listener of a queued child */
   struct tcpu_conn *q_next;             /* in the parent's SYN/accept queue */
+  struct tcpu_conn *tw_link;  /* parked TIME-WAIT <-> the SYN reopening it */
   tcpu_listener *lst;                   /* non-NULL for listeners */
 
   tcpu_state state;
@@ -85,6 +86,7 @@ struct tcpu_conn {
 
   unsigned handle_open : 1;  /* the application holds the handle */
   unsigned in_hash : 1, in_outq : 1, in_evq : 1, dead : 1;
+  unsigned parked : 1;       /* TIME-WAIT set aside for a reopening SYN */
   unsigned passive : 1;      /* opened by a listener */
   unsigned in_accept_q : 1;
   unsigned fin_queued : 1;   /* the user shut the write side */
@@ -119,7 +121,9 @@ struct tcpu_conn {
   unsigned fin_seen : 1;
 
   tcpu_tstamp timer[TCPU_TIMER_COUNT];
-  uint32_t backoff;   /* consecutive RTO expirations */
+  uint32_t backoff;   /* RTO doublings; reset by a valid RTT sample */
+  uint32_t rtx_count; /* timeouts without progress: the retry limit */
+  uint32_t syn_xmits; /* SYN or SYN-ACK transmissions */
   uint32_t persist_backoff;
   uint32_t probes_out; /* zero-window probes the peer has not answered */
   uint32_t rtt_seq;   /* sequence number being timed */
@@ -203,6 +207,8 @@ uint32_t tcpu_conn_ts_now(const tcpu_conn *c, tcpu_tstamp now);
 /* ---- conn_api.c */
 /* RFC 7323 §2.3: the smallest shift that lets rcvbuf be advertised. */
 uint8_t tcpu_wscale_for(uint32_t rcvbuf);
+uint32_t tcpu_ts_offset(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                        uint16_t lport, uint16_t rport);
 tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
                          uint16_t lport, uint16_t rport);
 void tcpu_conn_free(tcpu_conn *c);
@@ -234,6 +240,7 @@ typedef struct tcpu_ack_ctx {
   struct tcpu_rate_sample *rs;
   tcpu_tstamp rtt_xmit; /* send time of the newest clean delivered segment */
   unsigned have_rtt : 1, dsack : 1, dsack_on_retrans : 1;
+  unsigned acked_retrans : 1; /* the cumulative ACK covered a resent one */
   uint32_t dsack_start, dsack_end;
 } tcpu_ack_ctx;
 

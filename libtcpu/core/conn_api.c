@@ -11,6 +11,24 @@
 
 #define TCPU_QUICKACKS 16 /* Linux TCP_MAX_QUICKACKS */
 
+/* RFC 7323 §5.4: a per-connection offset for TSval, keyed like the ISN
+ * so it neither leaks uptime nor varies between repeated runs; a pure
+ * function of the 4-tuple, so SYN cookies can use it before the
+ * connection exists. */
+uint32_t tcpu_ts_offset(const tcpu_endpoint *ep, const tcpu_addr *peer,
+                        uint16_t lport, uint16_t rport) {
+  struct {
+    tcpu_addr peer;
+    uint16_t lport, rport;
+  } k;
+  memset(&k, 0, sizeof k);
+  if (peer)
+    k.peer = *peer;
+  k.lport = lport;
+  k.rport = rport;
+  return (uint32_t)tcpu_keyed_hash(ep, &k, sizeof k, 0x7323);
+}
+
 uint8_t tcpu_wscale_for(uint32_t rcvbuf) {
   uint8_t ws = 0;
   while (ws < TCPU_WSCALE_MAX && (rcvbuf >> ws) > 65535)
@@ -49,17 +67,7 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
   c->user_timeout = ep->s.user_timeout;
   if (ep->s.window_scaling)
     c->rcv_wscale = tcpu_wscale_for(ep->s.rcvbuf);
-  /* RFC 7323 §5.4: a per-connection offset for TSval, keyed like the
-   * ISN so it neither leaks uptime nor varies between repeated runs. */
-  struct {
-    tcpu_addr peer;
-    uint16_t lport, rport;
-  } k;
-  memset(&k, 0, sizeof k);
-  k.peer = c->peer;
-  k.lport = lport;
-  k.rport = rport;
-  c->ts_offset = (uint32_t)tcpu_keyed_hash(ep, &k, sizeof k, 0x7323);
+  c->ts_offset = tcpu_ts_offset(ep, &c->peer, lport, rport);
   c->next = ep->all;
   c->prev = NULL;
   if (ep->all)
@@ -191,11 +199,13 @@ tcpu_ssize tcpu_conn_read(tcpu_conn *c, uint8_t *buf, size_t len,
 }
 
 /* The FIN becomes part of the sequence space: RFC 9293 §3.10.4, CLOSE in
- * ESTABLISHED enters FIN-WAIT-1, in CLOSE-WAIT enters LAST-ACK.  In the
- * SYN states the FIN waits for ESTABLISHED (RFC 9293 §3.10.4, "queue for
- * processing after entering ESTABLISHED state"). */
+ * ESTABLISHED enters FIN-WAIT-1, in CLOSE-WAIT enters LAST-ACK, and in
+ * SYN-RECEIVED with nothing written, FIN-WAIT-1 with a FIN at once;
+ * otherwise the FIN waits for ESTABLISHED ("queue for processing after
+ * entering ESTABLISHED state"). */
 static void apply_shutdown(tcpu_conn *c, tcpu_tstamp now) {
-  if (c->state == TCPU_ESTABLISHED)
+  if (c->state == TCPU_ESTABLISHED ||
+      (c->state == TCPU_SYN_RCVD && c->sndq.len == 0))
     tcpu_conn_set_state(c, TCPU_FIN_WAIT_1, now);
   else if (c->state == TCPU_CLOSE_WAIT)
     tcpu_conn_set_state(c, TCPU_LAST_ACK, now);
@@ -220,6 +230,12 @@ int tcpu_conn_shutdown(tcpu_conn *c, tcpu_tstamp now) {
 }
 
 void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
+  /* RFC 6298 (5.7): the timer expired awaiting the SYN's ACK and no RTT was
+   * measured: data starts with an RTO of 3 s, not the backed-off one. */
+  if (c->srtt == 0 && c->backoff > 0 && c->rto < 3 * TCPU_NS_PER_S)
+    c->rto = 3 * TCPU_NS_PER_S;
+  c->backoff = 0;
+  c->rtx_count = 0;
   /* RFC 6928: an initial window of 10 segments; RFC 5681 §3.1: ssthresh
    * starts arbitrarily high. */
   c->cwnd = 10 * tcpu_conn_payload_mss(c);
@@ -229,6 +245,12 @@ void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now) {
   c->quickacks = TCPU_QUICKACKS;
   c->snd_sml = c->snd_una;
   c->next_round_delivered = 0;
+  /* One reassembly range per 1 KiB of buffer: a hole every other
+   * full-sized segment still fits (memory stays bounded by the window). */
+  uint32_t ranges = (uint32_t)(c->rcvq.cap / 1024);
+  tcpu_rob_set_max_ranges(&c->rob, ranges > TCPU_ROB_MAX_RANGES
+                                       ? ranges
+                                       : TCPU_ROB_MAX_RANGES);
   /* The algorithm starts from IW10 and sets what it wants. */
   if (c->cc)
     tcpu_cc_conn_start(c, c->cc, now);

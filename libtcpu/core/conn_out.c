@@ -107,7 +107,7 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
   base_seg(c, &s, now);
   s.seq = c->iss;
   s.flags = TH_SYN;
-  if (c->state == TCPU_SYN_RCVD) {
+  if (c->state != TCPU_SYN_SENT) {
     s.flags |= TH_ACK;
     s.ack = c->rcv_nxt;
   } else {
@@ -115,7 +115,7 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
   }
   /* RFC 7323 §2.2: the window of a SYN is never scaled. */
   s.wnd = (uint16_t)min_u32(tcpu_conn_rcv_window(c), 65535);
-  if (c->state == TCPU_SYN_RCVD)
+  if (c->state != TCPU_SYN_SENT)
     c->rcv_adv = c->rcv_nxt + s.wnd;
   s.opt.has_mss = 1;
   s.opt.mss = c->adv_mss;
@@ -124,8 +124,9 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
     s.opt.wscale = c->rcv_wscale;
   }
   s.opt.sack_permitted = c->sack_ok;
-  /* Karn (RFC 6298 §3): time only the first transmission. */
-  if (c->backoff == 0) {
+  /* Karn (RFC 6298 §3): time only the first transmission, whatever made
+   * us send it again (a timeout, or the peer's repeated SYN). */
+  if (c->syn_xmits++ == 0) {
     c->rtt_timing = 1;
     c->rtt_seq = c->iss;
     c->rtt_time = now;
@@ -136,7 +137,8 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
   tcpu_ssize n = emit(c, &s, buf, buflen);
   if (n > 0) {
     c->syn_sent_flag = 1;
-    c->snd_nxt = c->iss + 1;
+    if (seq_lt(c->snd_nxt, c->iss + 1))
+      c->snd_nxt = c->iss + 1;
     if (seq_lt(c->snd_max, c->snd_nxt))
       c->snd_max = c->snd_nxt;
     tcpu_timer_on_send(c, 1, now);
@@ -355,6 +357,10 @@ tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
       return send_syn(c, buf, buflen, now);
     return c->ack_now ? send_ack(c, c->snd_max, buf, buflen, now) : 0;
   default:
+    /* Closed in SYN-RECEIVED (RFC 9293 §3.10.4): FIN-WAIT-1 with our
+     * SYN still unacknowledged, which goes first. */
+    if (c->snd_una == c->iss && !c->syn_sent_flag)
+      return send_syn(c, buf, buflen, now);
     break;
   }
   if (may_send_data(c->state)) {

@@ -37,6 +37,10 @@ struct tcpu_endpoint {
 
   uint32_t port_counter; /* RFC 6056 algorithm 3 */
   int cb_err;            /* a callback failed during this call */
+  /* Set while a SYN reopens a TIME-WAIT 4-tuple (conn.c -> listen.c). */
+  tcpu_conn *tw_reopen;
+  uint32_t tw_iss;
+  unsigned tw_iss_valid : 1;
   const struct tcpu_cc_ops *cc_user[16]; /* registered by the application */
   unsigned cc_user_count;
   tcpu_endpoint_stats st;

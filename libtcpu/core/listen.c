@@ -200,8 +200,20 @@ static int cookie_check(const tcpu_endpoint *ep, const tcpu_addr *from,
   return idx < 4 ? (int)idx : -1;
 }
 
-static uint32_t ts_ms(tcpu_tstamp now) {
-  return (uint32_t)(now / TCPU_NS_PER_MS);
+/* The cookie SYN-ACK's TSval on the connection's own clock (so PAWS at
+ * the peer sees no jump once the connection exists), with the option
+ * bits in the low 6 bits and never ahead of that clock (Linux's
+ * cookie_init_timestamp). */
+static uint32_t cookie_tsval(const tcpu_endpoint *ep, const tcpu_addr *from,
+                             const tcpu_seg *syn, uint32_t bits,
+                             tcpu_tstamp now) {
+  uint32_t mask = (1u << TS_OPT_BITS) - 1;
+  uint32_t clock = (uint32_t)(now / TCPU_NS_PER_MS) +
+                   tcpu_ts_offset(ep, from, syn->dport, syn->sport);
+  uint32_t ts = (clock & ~mask) | bits;
+  if (seq_gt(ts, clock))
+    ts -= 1u << TS_OPT_BITS;
+  return ts;
 }
 
 static void send_cookie(tcpu_conn *l, const tcpu_addr *from,
@@ -230,7 +242,7 @@ static void send_cookie(tcpu_conn *l, const tcpu_addr *from,
     uint32_t bits = (ws ? (uint32_t)syn->opt.wscale & 0xf : TS_WS_NONE) |
                     (sack ? 0x10u : 0u);
     r.opt.has_ts = 1;
-    r.opt.ts_val = (ts_ms(now) & ~((1u << TS_OPT_BITS) - 1)) | bits;
+    r.opt.ts_val = cookie_tsval(ep, from, syn, bits, now);
     r.opt.ts_ecr = syn->opt.ts_val;
     r.opt.sack_permitted = sack;
     if (ws) {
@@ -270,6 +282,10 @@ static void cookie_accept(tcpu_conn *l, const tcpu_addr *from,
   if (c->ts_ok) {
     uint32_t bits = s->opt.ts_ecr & ((1u << TS_OPT_BITS) - 1);
     c->ts_recent = s->opt.ts_val;
+    /* Continue the clock from the cookie's TSval, one tick on: the option
+     * bits made it up to 127 ticks early, and jumping ahead would run the
+     * clock faster than RFC 7323 §5.4 allows. */
+    c->ts_offset = s->opt.ts_ecr + 1 - (uint32_t)(now / TCPU_NS_PER_MS);
     c->sack_ok = ep->s.sack && (bits & 0x10);
     if ((bits & 0xf) != TS_WS_NONE && ep->s.window_scaling) {
       c->ws_ok = 1;
@@ -343,7 +359,12 @@ void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
   c->rcv_nxt = s->seq + 1;
   c->rcv_adv = c->rcv_nxt;
   tcpu_conn_take_syn_options(c, s);
-  c->iss = tcpu_isn(ep, from, s->dport, s->sport, now);
+  c->iss = ep->tw_iss_valid ? ep->tw_iss
+                            : tcpu_isn(ep, from, s->dport, s->sport, now);
+  if (ep->tw_reopen) {
+    c->tw_link = ep->tw_reopen;
+    ep->tw_reopen->tw_link = c;
+  }
   c->snd_una = c->snd_nxt = c->snd_max = c->iss;
   c->snd_buf_seq = c->iss + 1;
   /* RFC 7323 §2.2: the window in a SYN is not scaled. */

@@ -32,6 +32,8 @@ typedef struct delivered_arg {
 
 static void on_acked(const tcpu_txseg *s, void *p) {
   delivered_arg *a = p;
+  if (s->flags & TXSEG_EVER_RETRANS)
+    a->ctx->acked_retrans = 1;
   if (s->flags & TXSEG_SACKED)
     return; /* counted when it was SACKed */
   tcpu_rack_on_delivered(a->c, s, a->now);
@@ -207,6 +209,24 @@ static void newreno_detect(tcpu_conn *c, int advanced) {
   }
 }
 
+/* RFC 6298 §3 (Karn) and RFC 7323 §4.  A cumulative ACK that also covers
+ * a retransmitted segment says nothing reliable about the others it
+ * covers: they may have waited behind the hole for the whole recovery.
+ * Then only the timestamp echo measures the round trip (Linux does the
+ * same, FLAG_RETRANS_DATA_ACKED). */
+static void rtt_sample(tcpu_conn *c, const tcpu_seg *s,
+                       const tcpu_ack_ctx *ctx, int advanced,
+                       tcpu_tstamp now) {
+  if (ctx->have_rtt && !ctx->acked_retrans) {
+    tcpu_rtt_sample(c, now - ctx->rtt_xmit);
+  } else if (advanced && c->ts_ok && s->opt.has_ts && s->opt.ts_ecr != 0) {
+    uint32_t ms = tcpu_conn_ts_now(c, now) - s->opt.ts_ecr;
+    if (ms < 0x7fffffffu)
+      tcpu_rtt_sample(c, (tcpu_duration)ms * TCPU_NS_PER_MS +
+                             TCPU_NS_PER_MS / 2);
+  }
+}
+
 /* RFC 7661 §4.3 in Linux's form: the window limited the sender if it was
  * (nearly) full, or at least half used in slow start. */
 static int cwnd_limited(const tcpu_conn *c, uint32_t prior_pipe) {
@@ -240,7 +260,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     c->snd_una = s->ack;
     if (seq_lt(c->snd_nxt, c->snd_una))
       c->snd_nxt = c->snd_una;
-    c->backoff = 0;
+    c->rtx_count = 0; /* progress: the retry limit counts afresh */
     c->dupacks = 0;
   }
   if (c->sack_ok && s->opt.nsack > 0) {
@@ -250,8 +270,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     if (!c->sack_ok) /* RFC 6937 §3: a duplicate ACK delivered a segment */
       ctx.sacked += tcpu_conn_payload_mss(c);
   }
-  if (ctx.have_rtt)
-    tcpu_rtt_sample(c, now - ctx.rtt_xmit);
+  rtt_sample(c, s, &ctx, advanced, now);
   maybe_undo(c, s, &ctx, now);
   tlp_on_ack(c, &ctx, now);
 

@@ -34,7 +34,15 @@ static uint8_t **slot_of(const tcpu_rob *r, uint32_t b) {
 }
 static uint32_t range_len(const tcpu_rob_range *g) { return g->end - g->start; }
 
-void tcpu_rob_init(tcpu_rob *r) { memset(r, 0, sizeof *r); }
+void tcpu_rob_init(tcpu_rob *r) {
+  memset(r, 0, sizeof *r);
+  r->max_ranges = TCPU_ROB_MAX_RANGES;
+}
+
+void tcpu_rob_set_max_ranges(tcpu_rob *r, uint32_t n) {
+  if (r->ranges == NULL && n > 0)
+    r->max_ranges = n;
+}
 
 /* Frees every block, the table and the range array; keeps the D-SACK, the
  * clock and the counters. */
@@ -105,7 +113,7 @@ static int block_in_use(const tcpu_rob *r, uint32_t b) {
 static int ensure_ranges(tcpu_rob *r) {
   if (r->ranges == NULL) {
     /* One beyond the cap: the range at RCV.NXT is never refused. */
-    r->ranges = malloc((TCPU_ROB_MAX_RANGES + 1) * sizeof *r->ranges);
+    r->ranges = malloc((r->max_ranges + 1) * sizeof *r->ranges);
     if (r->ranges == NULL)
       return -1;
   }
@@ -268,7 +276,7 @@ int tcpu_rob_insert(tcpu_rob *r, uint32_t rcv_nxt, uint32_t right_edge,
     return 0;
   }
   int opens = i0 == i1;
-  if (opens && r->nranges >= TCPU_ROB_MAX_RANGES && s != rcv_nxt) {
+  if (opens && r->nranges >= r->max_ranges && s != rcv_nxt) {
     r->st.segs_dropped++;
     return 0;
   }
@@ -381,6 +389,6 @@ uint32_t tcpu_rob_highest(const tcpu_rob *r, uint32_t rcv_nxt) {
 size_t tcpu_rob_mem(const tcpu_rob *r) {
   size_t m = (size_t)r->nblocks * CHUNK + (size_t)r->nslots * sizeof(uint8_t *);
   if (r->ranges)
-    m += (TCPU_ROB_MAX_RANGES + 1) * sizeof *r->ranges;
+    m += (r->max_ranges + 1) * sizeof *r->ranges;
   return m;
 }

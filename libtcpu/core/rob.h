@@ -35,9 +35,12 @@
 
 #define TCPU_ROB_CHUNK_SHIFT 12
 #define TCPU_ROB_CHUNK (1u << TCPU_ROB_CHUNK_SHIFT) /* bytes per block */
-/* Distinct held ranges.  A segment that would open one more is dropped
- * (counted in segs_dropped), except one that starts at RCV.NXT: it is
- * deliverable at once, and refusing it could stall the connection. */
+/* Distinct held ranges, by default; connections size it from their
+ * receive buffer (tcpu_rob_set_max_ranges), as a window with a hole every
+ * other segment needs one range per two segments.  A segment that would
+ * open one more is dropped (counted in segs_dropped), except one that
+ * starts at RCV.NXT: it is deliverable at once, and refusing it could
+ * stall the connection. */
 #define TCPU_ROB_MAX_RANGES 64
 
 typedef struct tcpu_rob_range {
@@ -49,13 +52,14 @@ typedef struct tcpu_rob_stats {
   uint64_t segs_stored;  /* inserts that stored at least one new byte */
   uint64_t segs_dup;     /* nothing new and something already received:
                             full duplicates, and tcpu_rob_note_dup_below */
-  uint64_t segs_dropped; /* refused because of TCPU_ROB_MAX_RANGES */
+  uint64_t segs_dropped; /* refused because of the range cap */
 } tcpu_rob_stats;
 
 typedef struct tcpu_rob {
   tcpu_rob_range *ranges; /* nranges, sorted by sequence; NULL when empty */
   uint8_t **slot;         /* nslots block pointers; NULL when empty */
   uint32_t nranges, nslots;
+  uint32_t max_ranges; /* the cap; TCPU_ROB_MAX_RANGES after init */
   uint32_t nblocks; /* blocks allocated, TCPU_ROB_CHUNK bytes each */
   unsigned dsack_pending : 1;
   tcpu_sack_block dsack; /* RFC 2883: first block of the next ACK */
@@ -66,6 +70,8 @@ typedef struct tcpu_rob {
 
 /* An empty rob; allocates nothing. */
 void tcpu_rob_init(tcpu_rob *r);
+/* Changes the range cap (at least 1); only while the rob is empty. */
+void tcpu_rob_set_max_ranges(tcpu_rob *r, uint32_t n);
 /* Frees all storage and forgets a pending D-SACK.  r stays a valid, empty
  * rob; the counters are kept. */
 void tcpu_rob_free(tcpu_rob *r);

@@ -39,8 +39,9 @@ void tcpu_rtt_sample(tcpu_conn *c, tcpu_duration r) {
   /* RTO = SRTT + max(G, K*RTTVAR), K = 4; our clock granularity G is 1 ns
    * in principle, so the K term dominates. */
   c->rto = clamp_rto(c, c->srtt + 4 * c->rttvar);
-  /* RFC 6298 (5.7) is applied by the caller: a new sample after backoff
-   * collapses the backoff. */
+  /* RFC 6298 §5 after (5.7): a new measurement collapses the backoff;
+   * only a valid measurement does (Karn; Linux tcp_ack_update_rtt). */
+  c->backoff = 0;
 }
 
 /* RFC 6298 (5.5): back off by doubling per expiry, up to the maximum. */

@@ -176,6 +176,10 @@ static void rtx_expired(tcpu_conn *c, tcpu_tstamp now) {
     limit = s->synack_retries;
     break;
   default:
+    if (c->snd_una == c->iss) { /* FIN-WAIT-1 from SYN-RECEIVED */
+      limit = s->synack_retries;
+      break;
+    }
     if (c->rtxq.n == 0)
       return; /* nothing outstanding */
     limit = s->retries;
@@ -184,17 +188,19 @@ static void rtx_expired(tcpu_conn *c, tcpu_tstamp now) {
   int user_timeout_hit =
       c->user_timeout && c->rtxq.n > 0 &&
       now - tcpu_rtxq_at(&c->rtxq, 0)->first_tx_ts >= c->user_timeout;
-  if (c->backoff >= limit || user_timeout_hit) {
+  if (c->rtx_count >= limit || user_timeout_hit) {
     tcpu_conn_terminate(c, TCPU_ERR_TIMEDOUT, now);
     return;
   }
+  c->rtx_count++;
   c->backoff++;
   c->timeouts++;
   c->rtt_timing = 0; /* Karn: no sample across a retransmission */
   if (c->state == TCPU_SYN_SENT || c->state == TCPU_SYN_RCVD) {
     c->syn_sent_flag = 0;
-    c->snd_nxt = c->iss;
   } else {
+    if (c->snd_una == c->iss)
+      c->syn_sent_flag = 0; /* the SYN-ACK before a FIN: both again */
     tcpu_recovery_on_rto(c, now);
     disarm(c, TCPU_TIMER_TLP);
     disarm(c, TCPU_TIMER_RACK);

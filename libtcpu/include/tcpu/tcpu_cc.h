@@ -43,7 +43,8 @@ typedef struct tcpu_cc_stat {
   uint64_t round;       /* round trips counted by delivery (on_round) */
   tcpu_duration srtt, min_rtt, latest_rtt; /* 0: no sample yet */
   tcpu_tstamp recovery_start; /* when the current recovery began, else 0 */
-  unsigned in_recovery : 1; /* fast recovery or after-timeout recovery */
+  unsigned in_recovery : 1; /* fast recovery (the core runs PRR); after a
+                               timeout the algorithm slow-starts as usual */
 } tcpu_cc_stat;
 
 /* Filled once per ACK that acknowledged or SACKed data, with the

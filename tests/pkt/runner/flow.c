@@ -23,6 +23,28 @@ pkt_flow *pkt_flow_get(pkt_run *r, uint16_t rport) {
   return f;
 }
 
+void pkt_flow_new_incarnation(pkt_flow *f) {
+  if (f->end_known) {
+    f->prev_end = f->end;
+    f->prev_end_known = 1;
+  }
+  f->end_known = 0;
+  f->tsval_known = 0;
+  f->isn_known = 0;
+  f->ts_known = 0;
+}
+
+void pkt_flow_note_sent(pkt_flow *f, const tcpu_seg *s) {
+  uint32_t end = s->seq + tcpu_seg_seqlen(s);
+
+  if (s->flags & TH_RST)
+    return; /* a RST occupies no sequence space */
+  if (!f->end_known || (int32_t)(end - f->end) > 0) {
+    f->end = end;
+    f->end_known = 1;
+  }
+}
+
 /* Both directions fill payloads from one byte stream, so a read can check
  * what the script sent and a segment can be checked against what was
  * written, retransmissions included.  A multiplicative hash: no short

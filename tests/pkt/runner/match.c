@@ -16,11 +16,21 @@
   } while (0)
 
 /* Learns from a segment the core sent: the local port, and the ISN from
- * the first SYN of an incarnation. */
+ * the first SYN of an incarnation.  A SYN with another sequence number,
+ * or one answering the script's candidate SYN (wire.c), starts a new
+ * incarnation; a retransmitted one does not. */
 static void learn(pkt_flow *f, const tcpu_seg *s) {
   if (f->lport == 0 || (s->flags & TH_SYN))
     f->lport = s->sport;
-  if ((s->flags & TH_SYN) && !f->isn_known) {
+  if (!(s->flags & TH_SYN))
+    return;
+  if (f->isn_known && (s->seq != f->isn || f->cand_known)) {
+    pkt_flow_new_incarnation(f);
+    if (f->cand_known)
+      f->risn = f->cand;
+  }
+  f->cand_known = 0;
+  if (!f->isn_known) {
     f->isn = s->seq;
     f->isn_known = 1;
   }
@@ -156,6 +166,32 @@ static void learn_ts(pkt_flow *f, const pkt_seg_spec *e, const tcpu_seg *s) {
   }
 }
 
+/* %set ts_clock_check=1: RFC 7323 §5.4, the TS clock is monotonic and
+ * ticks at most once per millisecond, so within an incarnation each TS val
+ * moves forward by no more than the milliseconds elapsed (plus one for
+ * rounding). */
+static void check_ts_clock(pkt_flow *f, const tcpu_seg *s, tcpu_tstamp t,
+                           char *why, size_t n) {
+  if (!s->opt.has_ts)
+    return;
+  if (f->tsval_known) {
+    int64_t dv = (int32_t)(s->opt.ts_val - f->tsval);
+    int64_t dt = (int64_t)((t - f->tsval_t) / TCPU_NS_PER_MS);
+
+    if (dv < 0 || dv > dt + 1) {
+      snprintf(why, n,
+               "TS val %" PRIu32 " moved %" PRId64 " from the last one (%"
+               PRIu32 ") in %" PRId64 " ms (RFC 7323 §5.4: a monotonic "
+               "clock of at most one tick per ms)",
+               s->opt.ts_val, dv, f->tsval, dt);
+      return;
+    }
+  }
+  f->tsval = s->opt.ts_val;
+  f->tsval_t = t;
+  f->tsval_known = 1;
+}
+
 int pkt_outbound_match(pkt_run *r, const pkt_event *ev, const pkt_dgram *d,
                        tcpu_tstamp lo, tcpu_tstamp hi) {
   char why[200] = "", seg[400], t[32], tl[32], th[32];
@@ -175,6 +211,8 @@ int pkt_outbound_match(pkt_run *r, const pkt_event *ev, const pkt_dgram *d,
              pkt_fmt_time(r, hi, th, sizeof(th)));
   else
     check(ev, f, &s, why, sizeof(why));
+  if (why[0] == '\0' && r->sc->ts_clock_check)
+    check_ts_clock(f, &s, d->t, why, sizeof(why));
   if (why[0] != '\0') {
     pkt_fail(r, "outbound segment mismatch at %s (%u > %u): %s", t, s.sport,
              s.dport, why);
@@ -182,6 +220,7 @@ int pkt_outbound_match(pkt_run *r, const pkt_event *ev, const pkt_dgram *d,
     return pkt_fail(r, "actual:   > %s", seg);
   }
   learn_ts(f, &ev->u.seg, &s);
+  pkt_flow_note_sent(f, &s);
   pkt_trace(r, "%s > %s  (%u > %u)", t, seg, s.sport, s.dport);
   return 0;
 }

@@ -131,6 +131,47 @@ long pkt_stat_offset(const char *name) {
   return -1;
 }
 
+/* ------------------------------------------------------------- conn info */
+
+enum {
+  I_SND_MSS, I_RCV_MSS, I_SND_WSCALE, I_RCV_WSCALE, I_TIMESTAMPS, I_SACK,
+  I_RTO_MS, I_SRTT_MS, I_CWND, I_SSTHRESH, I_SND_WND, I_RCV_WND, I_UNACKED,
+  I_RETRANSMITS, I_TIMEOUTS, I_COUNT
+};
+
+static const char *const infos[I_COUNT] = {
+    "snd_mss", "rcv_mss", "snd_wscale", "rcv_wscale", "timestamps", "sack",
+    "rto_ms", "srtt_ms", "cwnd", "ssthresh", "snd_wnd", "rcv_wnd", "unacked",
+    "retransmits", "timeouts"};
+
+int pkt_info_by_name(const char *name) {
+  for (int i = 0; i < I_COUNT; i++)
+    if (strcmp(infos[i], name) == 0)
+      return i;
+  return -1;
+}
+
+uint64_t pkt_info_value(const tcpu_conn_info *ci, int field) {
+  switch (field) {
+  case I_SND_MSS: return ci->snd_mss;
+  case I_RCV_MSS: return ci->rcv_mss;
+  case I_SND_WSCALE: return ci->snd_wscale;
+  case I_RCV_WSCALE: return ci->rcv_wscale;
+  case I_TIMESTAMPS: return ci->timestamps;
+  case I_SACK: return ci->sack;
+  case I_RTO_MS: return (uint64_t)(ci->rto / TCPU_NS_PER_MS);
+  case I_SRTT_MS: return (uint64_t)(ci->srtt / TCPU_NS_PER_MS);
+  case I_CWND: return ci->cwnd;
+  case I_SSTHRESH: return ci->ssthresh;
+  case I_SND_WND: return ci->snd_wnd;
+  case I_RCV_WND: return ci->rcv_wnd;
+  case I_UNACKED: return ci->unacked;
+  case I_RETRANSMITS: return ci->retransmits;
+  case I_TIMEOUTS: return ci->timeouts;
+  }
+  return 0;
+}
+
 /* --------------------------------------------------------------- settings */
 
 typedef enum { V_U32, V_MS, V_BOOL, V_PORT, V_OVERFLOW, V_COOKIES } vkind;

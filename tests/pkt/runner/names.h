@@ -26,6 +26,10 @@ const char *pkt_state_str(tcpu_state s);
 /* Offset of a uint64_t field of tcpu_endpoint_stats; -1 if unknown. */
 long pkt_stat_offset(const char *name);
 
+/* %info fields: tcpu_conn_info of a descriptor's connection. */
+int pkt_info_by_name(const char *name); /* -1 if unknown */
+uint64_t pkt_info_value(const tcpu_conn_info *ci, int field);
+
 /* %set keys that become tcpu_settings fields (tolerance_ms and end_check
  * are the runner's own and live in pkt_script). */
 typedef enum pkt_set_key {

@@ -140,6 +140,10 @@ static int parse_set(parser *p, pkt_lex *lx) {
         return fail(p, "tolerance_ms: expected milliseconds 0..60000");
       sc->tolerance = (tcpu_duration)v * TCPU_NS_PER_MS;
       sc->tolerance_set = 1;
+    } else if (strcmp(name, "ts_clock_check") == 0) {
+      if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+        return fail(p, "ts_clock_check: expected 0 or 1");
+      sc->ts_clock_check = val[0] == '1';
     } else if (strcmp(name, "end_check") == 0) {
       if (strcmp(val, "drain") == 0)
         sc->end_check = PKT_END_DRAIN;
@@ -178,8 +182,13 @@ static int parse_state(parser *p, pkt_lex *lx, pkt_state_check *st) {
 
   if (pkt_lex_keyword(lx, "conn")) {
     st->by_ports = 1;
-    if (parse_port16(lx, &st->lport) != 0 || !pkt_lex_char(lx, ':') ||
-        parse_port16(lx, &st->rport) != 0)
+    /* "*:R": the local port the flow of R uses (an ephemeral one after
+     * connect()), so scripts need not know the port the core picked. */
+    if (pkt_lex_char(lx, '*'))
+      st->lport = 0;
+    else if (parse_port16(lx, &st->lport) != 0)
+      return fail(p, "expected %%state conn LPORT:RPORT STATE");
+    if (!pkt_lex_char(lx, ':') || parse_port16(lx, &st->rport) != 0)
       return fail(p, "expected %%state conn LPORT:RPORT STATE");
   } else {
     if (pkt_lex_uint(lx, 1023, &v) != 0)
@@ -208,7 +217,7 @@ static int parse_state(parser *p, pkt_lex *lx, pkt_state_check *st) {
 
 /* %-directives.  ev is NULL for untimed ones. */
 static int parse_directive(parser *p, pkt_lex *lx, pkt_event *ev) {
-  char name[16];
+  char name[32];
 
   if (pkt_lex_word(lx, name, sizeof(name)) != 0)
     return fail(p, "expected a directive name after '%%'");
@@ -220,11 +229,28 @@ static int parse_directive(parser *p, pkt_lex *lx, pkt_event *ev) {
     if (parse_port16(lx, &p->rport) != 0)
       return fail(p, "expected %%port N with N in 1..65535");
   } else if (strcmp(name, "state") == 0 || strcmp(name, "stat") == 0 ||
-             strcmp(name, "noop") == 0) {
+             strcmp(name, "noop") == 0 || strcmp(name, "info") == 0 ||
+             strcmp(name, "isn_above_previous") == 0) {
     if (ev == NULL)
       return fail(p, "%%%s needs a time, like '+0 %%%s ...'", name, name);
     if (strcmp(name, "noop") == 0) {
       ev->kind = PKT_EV_NOOP;
+    } else if (strcmp(name, "info") == 0) {
+      pkt_info_check *ic = &ev->u.info;
+      uint64_t v;
+
+      ev->kind = PKT_EV_INFO;
+      if (pkt_lex_uint(lx, 1023, &v) != 0 ||
+          pkt_lex_word(lx, ic->name, sizeof(ic->name)) != 0 ||
+          (ic->field = pkt_info_by_name(ic->name)) < 0 ||
+          pkt_lex_uint(lx, UINT64_MAX, &ic->value) != 0)
+        return fail(p, "expected %%info FD FIELD N with FIELD one of "
+                       "snd_mss rcv_mss snd_wscale rcv_wscale timestamps "
+                       "sack rto_ms srtt_ms cwnd ssthresh snd_wnd rcv_wnd "
+                       "unacked retransmits timeouts");
+      ic->fd = (int)v;
+    } else if (strcmp(name, "isn_above_previous") == 0) {
+      ev->kind = PKT_EV_ISN_PREV;
     } else if (strcmp(name, "state") == 0) {
       ev->kind = PKT_EV_STATE;
       if (parse_state(p, lx, &ev->u.state) != 0)

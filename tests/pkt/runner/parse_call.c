@@ -98,6 +98,27 @@ static int arg_bracket(const char *a, char *out, size_t n) {
   return 0;
 }
 
+/* SO_LINGER's value in packetdrill's form.  tcpu has no lingering close:
+ * a zero linger time (close() aborts with RST) or linger off is all there
+ * is.  arg = 1 for the abort. */
+static int parse_linger(pkt_call *c, const char *a, char *err,
+                        size_t errlen) {
+  char v[ARG_LEN];
+  size_t n = 0;
+
+  for (; *a != '\0'; a++)
+    if (*a != ' ' && *a != '\t')
+      v[n++] = *a;
+  v[n] = '\0';
+  if (strcmp(v, "{onoff=1,linger=0}") == 0)
+    c->arg = 1;
+  else if (strcmp(v, "{onoff=0,linger=0}") == 0)
+    c->arg = 0;
+  else
+    FAIL("SO_LINGER: expected {onoff=1, linger=0} or {onoff=0, linger=0}");
+  return 0;
+}
+
 static int parse_sockopt(pkt_call *c, const args *av, char *err,
                          size_t errlen) {
   const char *level = av->a[1], *name = av->a[2];
@@ -115,10 +136,17 @@ static int parse_sockopt(pkt_call *c, const args *av, char *err,
     c->opt = PKT_SO_SNDBUF;
   else if (sol && strcmp(name, "SO_ERROR") == 0)
     c->opt = PKT_SO_ERROR;
+  else if (sol && strcmp(name, "SO_LINGER") == 0)
+    c->opt = PKT_SO_LINGER;
   else if (tcp && strcmp(name, "TCP_NODELAY") == 0)
     c->opt = PKT_TCP_NODELAY;
   else
     FAIL("unsupported socket option %s %s", level, name);
+  if (c->opt == PKT_SO_LINGER) {
+    if (c->kind != PKT_CALL_SETSOCKOPT)
+      FAIL("getsockopt supports SO_ERROR only");
+    return parse_linger(c, av->a[3], err, errlen);
+  }
   if (arg_bracket(av->a[3], val, sizeof(val)) != 0)
     FAIL("expected the option value in brackets, like [1]");
   if (c->kind == PKT_CALL_GETSOCKOPT) {

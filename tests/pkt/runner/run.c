@@ -127,11 +127,18 @@ static int check_state(pkt_run *r, const pkt_state_check *sc) {
   tcpu_state st;
 
   if (sc->by_ports) {
-    st = r->ep != NULL ? pkt_core_state_by_ports(r->ep, &r->remote,
-                                                 sc->lport, sc->rport)
+    uint16_t lport = sc->lport;
+
+    if (lport == 0) { /* "*": the flow's local port */
+      pkt_flow *f = pkt_flow_get(r, sc->rport);
+
+      lport = f != NULL && f->lport != 0 ? f->lport : r->listen_port;
+    }
+    st = r->ep != NULL ? pkt_core_state_by_ports(r->ep, &r->remote, lport,
+                                                 sc->rport)
                        : TCPU_CLOSED;
     if (st != sc->state)
-      return pkt_fail(r, "connection %u:%u is %s, expected %s", sc->lport,
+      return pkt_fail(r, "connection %u:%u is %s, expected %s", lport,
                       sc->rport, pkt_state_str(st), pkt_state_str(sc->state));
     return 0;
   }
@@ -155,6 +162,40 @@ static int check_stat(pkt_run *r, const pkt_stat_check *sc) {
   if (v != sc->value)
     return pkt_fail(r, "counter %s is %" PRIu64 ", expected %" PRIu64,
                     sc->name, v, sc->value);
+  return 0;
+}
+
+static int check_info(pkt_run *r, const pkt_info_check *ic) {
+  const pkt_sock *so = pkt_sock_get(r, ic->fd);
+  tcpu_conn_info ci;
+  uint64_t v;
+
+  if (so == NULL || so->conn == NULL || so->listener)
+    return pkt_fail(r, "%%info: fd %d has no connection", ic->fd);
+  tcpu_conn_get_info(so->conn, &ci);
+  v = pkt_info_value(&ci, ic->field);
+  if (v != ic->value)
+    return pkt_fail(r, "fd %d: %s is %" PRIu64 ", expected %" PRIu64, ic->fd,
+                    ic->name, v, ic->value);
+  return 0;
+}
+
+/* RFC 9293 §3.6.1 (MAY-2): a connection reopened from TIME-WAIT must
+ * start above every sequence number of the incarnation before. */
+static int check_isn_prev(pkt_run *r, uint16_t rport) {
+  pkt_flow *f = pkt_flow_get(r, rport);
+
+  if (f == NULL || !f->prev_end_known)
+    return pkt_fail(r, "%%isn_above_previous: port %u has no previous "
+                       "incarnation", rport);
+  if (!f->isn_known)
+    return pkt_fail(r, "%%isn_above_previous: the core has sent no SYN on "
+                       "port %u's new incarnation yet", rport);
+  if ((int32_t)(f->isn - f->prev_end) < 0) /* modulo 2^32 */
+    return pkt_fail(r, "the new ISN %" PRIu32 " lies within the previous "
+                       "incarnation's sequence space (used up to %" PRIu32
+                       ", %" PRIu32 " more)",
+                    f->isn, f->prev_end - 1, f->prev_end - f->isn);
   return 0;
 }
 
@@ -209,7 +250,8 @@ static int run_other(pkt_run *r, const pkt_event *ev) {
   /* Timers due exactly at t0 run after inputs (segments, calls) and
    * before checks, which observe the state "at" t0. */
   int inclusive = ev->kind == PKT_EV_STATE || ev->kind == PKT_EV_STAT ||
-                  ev->kind == PKT_EV_NOOP;
+                  ev->kind == PKT_EV_NOOP || ev->kind == PKT_EV_ISN_PREV ||
+                  ev->kind == PKT_EV_INFO;
   tcpu_tstamp target = t0 > r->now ? t0 : r->now;
   const pkt_dgram *d;
   char t[32];
@@ -236,6 +278,12 @@ static int run_other(pkt_run *r, const pkt_event *ev) {
   case PKT_EV_NOOP:
     pkt_trace(r, "%s %s", pkt_fmt_time(r, r->now, t, sizeof(t)), ev->body);
     return 0;
+  case PKT_EV_ISN_PREV:
+    pkt_trace(r, "%s %s", pkt_fmt_time(r, r->now, t, sizeof(t)), ev->body);
+    return check_isn_prev(r, ev->rport);
+  case PKT_EV_INFO:
+    pkt_trace(r, "%s %s", pkt_fmt_time(r, r->now, t, sizeof(t)), ev->body);
+    return check_info(r, &ev->u.info);
   case PKT_EV_OUTBOUND: /* run_outbound's */
     return 0;
   }

@@ -40,7 +40,17 @@ typedef struct pkt_flow {
   unsigned risn_known : 1;  /* remote ISN, from the script's SYN */
   unsigned ts_known : 1;    /* offset of the core's TS val to the script's */
   unsigned active : 1;      /* opened by connect() */
+  unsigned cand_known : 1;  /* a SYN with another sequence number came */
   uint32_t isn, risn, ts_off;
+  uint32_t cand;            /* its sequence number: the next remote ISN */
+  /* One past the last sequence number the core used (SYN, data, FIN) in
+   * this incarnation and in the one before (%isn_above_previous). */
+  unsigned end_known : 1, prev_end_known : 1;
+  uint32_t end, prev_end;
+  /* The last TS val the core sent in this incarnation, and when. */
+  unsigned tsval_known : 1;
+  uint32_t tsval;
+  tcpu_tstamp tsval_t;
 } pkt_flow;
 
 typedef struct pkt_sock {
@@ -50,6 +60,7 @@ typedef struct pkt_sock {
   uint16_t bound_port;    /* 0: not bound */
   int nodelay_set;        /* TCP_NODELAY before there was a connection */
   uint64_t nodelay;
+  int linger0;            /* SO_LINGER {onoff=1, linger=0}: close aborts */
   uint64_t wr_off, rd_off; /* stream offsets of write() and read() */
 } pkt_sock;
 
@@ -102,6 +113,12 @@ void pkt_time_free(pkt_run *r);
 /* ---- flow.c */
 /* The flow of remote port rport, created on first use; NULL if full. */
 pkt_flow *pkt_flow_get(pkt_run *r, uint16_t rport);
+/* A new incarnation starts: the core's ISN and the TS offset are learned
+ * afresh, and what the core used so far becomes the previous
+ * incarnation's.  The remote ISN is the caller's. */
+void pkt_flow_new_incarnation(pkt_flow *f);
+/* The core sent s on f: extends f's used sequence space. */
+void pkt_flow_note_sent(pkt_flow *f, const tcpu_seg *s);
 /* The payload byte at offset off of a stream (both directions use it). */
 uint8_t pkt_pattern(uint64_t off);
 

@@ -94,6 +94,7 @@ typedef enum pkt_sockopt {
   PKT_SO_RCVBUF,    /* endpoint setting: before the endpoint exists */
   PKT_SO_SNDBUF,
   PKT_SO_ERROR,     /* getsockopt only */
+  PKT_SO_LINGER,    /* {onoff=1, linger=0} only: close() aborts */
   PKT_TCP_NODELAY   /* tcpu_conn_setopt */
 } pkt_sockopt;
 
@@ -115,11 +116,13 @@ typedef enum pkt_event_kind {
   PKT_EV_CALL,
   PKT_EV_STATE,    /* %state */
   PKT_EV_STAT,     /* %stat */
-  PKT_EV_NOOP      /* %noop: only lets time pass */
+  PKT_EV_NOOP,     /* %noop: only lets time pass */
+  PKT_EV_ISN_PREV, /* %isn_above_previous */
+  PKT_EV_INFO      /* %info */
 } pkt_event_kind;
 
 typedef struct pkt_state_check {
-  int by_ports; /* %state conn L:R STATE */
+  int by_ports; /* %state conn L:R STATE; lport 0 is '*': the flow's */
   int fd;
   uint16_t lport, rport;
   tcpu_state state;
@@ -130,6 +133,13 @@ typedef struct pkt_stat_check {
   size_t offset; /* in tcpu_endpoint_stats */
   uint64_t value;
 } pkt_stat_check;
+
+typedef struct pkt_info_check {
+  int fd;
+  int field; /* pkt_info_by_name */
+  char name[32];
+  uint64_t value;
+} pkt_info_check;
 
 typedef struct pkt_event {
   int line;
@@ -143,6 +153,7 @@ typedef struct pkt_event {
     pkt_call call;
     pkt_state_check state;
     pkt_stat_check stat;
+    pkt_info_check info;
   } u;
 } pkt_event;
 
@@ -168,6 +179,7 @@ typedef struct pkt_script {
   tcpu_duration tolerance;
   int tolerance_set; /* by %set tolerance_ms */
   pkt_end_check end_check;
+  int ts_clock_check; /* %set ts_clock_check=1 */
   char err[512]; /* "file:line: message" after a failed parse */
 } pkt_script;
 

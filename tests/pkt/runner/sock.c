@@ -86,6 +86,9 @@ static int do_setsockopt(pkt_run *r, const pkt_call *c, pkt_sock *so,
     so->nodelay_set = 1;
     so->nodelay = c->arg;
     return 0;
+  case PKT_SO_LINGER:
+    so->linger0 = (int)c->arg;
+    return 0;
   case PKT_SO_REUSEADDR:
   case PKT_SO_NONE:
   case PKT_SO_ERROR:
@@ -184,7 +187,8 @@ static int do_connect(pkt_run *r, const pkt_event *ev, pkt_sock *so,
   if (note_conn(r, c, &f) != 0)
     return -1;
   /* A new incarnation: numbering is learned afresh. */
-  f->isn_known = f->risn_known = f->ts_known = 0;
+  pkt_flow_new_incarnation(f);
+  f->risn_known = f->cand_known = 0;
   f->active = 1;
   return fail_errno(res, EINPROGRESS);
 }
@@ -194,8 +198,10 @@ static int do_write(pkt_run *r, const pkt_call *c, pkt_sock *so,
   uint8_t *data;
   tcpu_ssize n;
 
-  if (so->conn == NULL || so->listener)
-    return fail_errno(res, so->listener ? ENOTCONN : EPIPE);
+  /* A listener goes to the core too: RFC 9293 §3.10.2, SEND in LISTEN
+   * without a remote socket is an error, and the core is to say so. */
+  if (so->conn == NULL)
+    return fail_errno(res, EPIPE);
   if ((data = malloc(c->arg > 0 ? c->arg : 1)) == NULL)
     return pkt_fail(r, "out of memory");
   for (uint64_t i = 0; i < c->arg; i++)
@@ -214,7 +220,7 @@ static int do_read(pkt_run *r, const pkt_call *c, pkt_sock *so,
   uint8_t *buf;
   tcpu_ssize n;
 
-  if (so->conn == NULL || so->listener)
+  if (so->conn == NULL)
     return fail_errno(res, ENOTCONN);
   if ((buf = malloc(c->arg > 0 ? c->arg : 1)) == NULL)
     return pkt_fail(r, "out of memory");
@@ -249,7 +255,10 @@ static int do_shutdown(pkt_sock *so, result *res, tcpu_tstamp now) {
 }
 
 static int do_close(pkt_sock *so, tcpu_tstamp now) {
-  if (so->conn != NULL)
+  /* SO_LINGER with a zero time: RFC 9293 §3.10.5 ABORT. */
+  if (so->conn != NULL && so->linger0)
+    tcpu_conn_abort(so->conn, now);
+  else if (so->conn != NULL)
     tcpu_conn_close(so->conn, now);
   memset(so, 0, sizeof(*so));
   return 0;

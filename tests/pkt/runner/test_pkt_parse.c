@@ -174,8 +174,16 @@ static void test_parse_socket_calls(void **state) {
            "+0 read(4, ..., 500) = 0\n"
            "+0 recv(4, ..., 500, 0) = -1 ECONNRESET\n"
            "+0 shutdown(4, SHUT_WR) = 0\n"
-           "+0 close(4) = 0\n");
-  assert_int_equal(sc.nev, 17);
+           "+0 close(4) = 0\n"
+           "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8)"
+           " = 0\n"
+           "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, { onoff=0,linger=0 }, 8)"
+           " = 0\n");
+  assert_int_equal(sc.nev, 19);
+  assert_int_equal(sc.ev[17].u.call.opt, PKT_SO_LINGER);
+  assert_int_equal(sc.ev[17].u.call.arg, 1);
+  assert_int_equal(sc.ev[18].u.call.opt, PKT_SO_LINGER);
+  assert_int_equal(sc.ev[18].u.call.arg, 0);
   c = &sc.ev[0].u.call;
   assert_int_equal(c->kind, PKT_CALL_SOCKET);
   assert_int_equal(c->ret, 3);
@@ -224,7 +232,10 @@ static void test_parse_directives(void **state) {
                 "%port 40001\n"
                 "+0 %state conn 8080:40001 SYN-RCVD\n"
                 "+0 < S 0:0(0) win 100\n"
-                "+0 %stat drop_bad_checksum 2\n");
+                "+0 %stat drop_bad_checksum 2\n"
+                "+0 %state conn *:40002 TIME-WAIT\n"
+                "+0 %info 4 rto_ms 300\n"
+                "+0 %isn_above_previous\n");
   assert_int_equal(sc.nset, 3);
   assert_int_equal(sc.set[0].key, PKT_SET_MSL_MS);
   assert_int_equal(sc.set[0].value, 500);
@@ -234,7 +245,19 @@ static void test_parse_directives(void **state) {
   assert_int_equal(sc.set[2].value, TCPU_OVERFLOW_RST);
   assert_int_equal(sc.tolerance, 10 * MS);
   assert_int_equal(sc.end_check, PKT_END_IDLE);
-  assert_int_equal(sc.nev, 4);
+  assert_int_equal(sc.nev, 7);
+  assert_int_equal(sc.ev[5].kind, PKT_EV_INFO);
+  assert_int_equal(sc.ev[5].u.info.fd, 4);
+  assert_string_equal(sc.ev[5].u.info.name, "rto_ms");
+  assert_int_equal(sc.ev[5].u.info.field, pkt_info_by_name("rto_ms"));
+  assert_int_equal(sc.ev[5].u.info.value, 300);
+  assert_int_equal(sc.ev[6].kind, PKT_EV_ISN_PREV);
+  assert_int_equal(sc.ev[6].rport, 40001);
+  assert_false(sc.ts_clock_check);
+  assert_true(sc.ev[4].u.state.by_ports);
+  assert_int_equal(sc.ev[4].u.state.lport, 0);
+  assert_int_equal(sc.ev[4].u.state.rport, 40002);
+  assert_int_equal(sc.ev[4].u.state.state, TCPU_TIME_WAIT);
   assert_int_equal(sc.ev[0].kind, PKT_EV_STATE);
   assert_false(sc.ev[0].u.state.by_ports);
   assert_int_equal(sc.ev[0].u.state.fd, 3);
@@ -250,6 +273,11 @@ static void test_parse_directives(void **state) {
   assert_int_equal(sc.ev[3].u.stat.offset,
                    offsetof(tcpu_endpoint_stats, drop_bad_checksum));
   assert_int_equal(sc.ev[3].u.stat.value, 2);
+  pkt_script_free(&sc);
+
+  parse_ok(&sc, "%set ts_clock_check=1\n0 %noop\n");
+  assert_true(sc.ts_clock_check);
+  assert_int_equal(sc.nset, 0);
   pkt_script_free(&sc);
 }
 
@@ -297,7 +325,7 @@ static const struct bad_case {
     /* 15 */ T("+0 close(3) = -1 EFOO", "unknown errno"),
     /* 16 */ T("+0 close(3) = -2 EBADF", "returns -1"),
     /* 17 */ T("+0 listen(3) = 0", "takes 2 arguments"),
-    /* 18 */ T("+0 setsockopt(3, SOL_SOCKET, SO_LINGER, [1], 4) = 0",
+    /* 18 */ T("+0 setsockopt(3, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0",
                "unsupported socket option"),
     /* 19 */ T("+0 shutdown(3, SHUT_RD) = 0", "SHUT_WR"),
     /* 20 */ T("+0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3", "SOCK_STREAM"),
@@ -319,6 +347,14 @@ static const struct bad_case {
     /* 36 */ T("+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [EBOGUS], [4]) = 0",
                "unknown errno"),
     /* 37 */ T("+0 write(4, buf, 10) = 10", "must be '...'"),
+    /* 38 */ T("+0 setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=5}, "
+               "8) = 0",
+               "SO_LINGER: expected"),
+    /* 39 */ T("0 %state conn *:x CLOSED", "LPORT:RPORT"),
+    /* 40 */ T("0 %info 4 bogus 1", "expected %info FD FIELD N"),
+    /* 41 */ T("0 %info 4 rto_ms", "expected %info FD FIELD N"),
+    /* 42 */ T("%set ts_clock_check=2", "expected 0 or 1"),
+    /* 43 */ T("%isn_above_previous", "needs a time"),
 #undef T
 };
 

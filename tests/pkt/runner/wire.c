@@ -18,24 +18,22 @@ static void put32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
-/* A SYN from the script starts a new incarnation of the flow unless it
- * repeats the SYN before (same sequence number) or answers our own SYN
- * (simultaneous open after connect()). */
+/* The script's SYN.  The first one of an incarnation gives the remote
+ * ISN.  One with another sequence number (a new connection over a
+ * TIME_WAIT, an old duplicate, an attack) is only a candidate: the
+ * numbering changes when the core answers it with a SYN-ACK of its own
+ * (match.c), so the ACKs it draws otherwise keep their numbers. */
 static void note_syn(pkt_flow *f, const pkt_seg_spec *e) {
   if (!(e->flags & TH_SYN) || (e->flags & TH_RST))
     return;
-  if (!(e->flags & TH_ACK)) {
-    int fresh = f->risn_known ? e->start != f->risn : !f->active;
-
-    if (fresh) {
-      f->isn_known = 0;
-      f->ts_known = 0;
-      if (!f->active)
-        f->lport = 0;
-    }
+  if (!f->risn_known) {
+    f->risn = e->start;
+    f->risn_known = 1;
+    f->cand_known = 0;
+  } else if (e->start != f->risn && !(e->flags & TH_ACK)) {
+    f->cand = e->start;
+    f->cand_known = 1;
   }
-  f->risn = e->start;
-  f->risn_known = 1;
 }
 
 /* Writes the options at p; returns the bytes written, padded to 4. */
@@ -102,7 +100,10 @@ static size_t write_options(uint8_t *p, const pkt_seg_spec *e,
 static uint8_t *make_payload(const pkt_seg_spec *e, const pkt_flow *f) {
   uint8_t *data = malloc(e->len > 0 ? e->len : 1);
   uint32_t first = e->start + ((e->flags & TH_SYN) ? 1u : 0u);
-  uint32_t base = (f->risn_known ? f->risn : 0) + 1;
+  /* A SYN's own sequence number is its ISN. */
+  uint32_t base = ((e->flags & TH_SYN) ? e->start
+                   : f->risn_known    ? f->risn
+                                      : 0) + 1;
 
   if (data == NULL)
     return NULL;
