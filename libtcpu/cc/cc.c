@@ -13,6 +13,8 @@
 
 static const tcpu_cc_ops *const builtin[] = {
     &tcpu_cc_newreno,
+    &tcpu_cc_cubic,
+    &tcpu_cc_ledbat,
     &tcpu_cc_bbr,
 };
 
@@ -59,6 +61,7 @@ static void load(const tcpu_conn *c, tcpu_cc_stat *cs) {
   cs->flight_size = c->snd_max - c->snd_una;
   cs->pacing_rate = c->cc_pacing_rate;
   cs->delivered = c->delivered;
+  cs->lost = c->rtxq.lost_total;
   cs->round = c->round;
   cs->srtt = c->srtt;
   cs->min_rtt = c->rack.min_rtt == TCPU_TSTAMP_NONE ? 0 : c->rack.min_rtt;

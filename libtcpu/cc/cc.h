@@ -9,10 +9,13 @@
 #include "core/conn.h"
 #include "tcpu/tcpu_cc.h"
 
-#define TCPU_CC_DEFAULT "newreno"
+#define TCPU_CC_DEFAULT "cubic"
 #define TCPU_CC_MAX_USER 16
 
 extern const tcpu_cc_ops tcpu_cc_newreno;
+extern const tcpu_cc_ops tcpu_cc_cubic;
+extern const tcpu_cc_ops tcpu_cc_ledbat;
+extern const tcpu_cc_ops tcpu_cc_bbr;
 
 /* Chooses ops for a new connection (NULL name or "": the endpoint's
  * setting, else the default).  Returns NULL for an unknown name. */

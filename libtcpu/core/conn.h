@@ -237,6 +237,8 @@ struct tcpu_rate_sample;
 typedef struct tcpu_ack_ctx {
   uint32_t acked;       /* bytes newly cumulatively acknowledged */
   uint32_t sacked;      /* bytes newly SACKed */
+  uint32_t delivered;   /* RFC 6937 DeliveredData: newly acked or SACKed,
+                           each byte once */
   struct tcpu_rate_sample *rs;
   tcpu_tstamp rtt_xmit; /* send time of the newest clean delivered segment */
   unsigned have_rtt : 1, dsack : 1, dsack_on_retrans : 1;

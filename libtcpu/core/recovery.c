@@ -36,6 +36,7 @@ static void on_acked(const tcpu_txseg *s, void *p) {
     a->ctx->acked_retrans = 1;
   if (s->flags & TXSEG_SACKED)
     return; /* counted when it was SACKed */
+  a->ctx->delivered += s->len;
   tcpu_rack_on_delivered(a->c, s, a->now);
   tcpu_rate_on_delivered(a->c, s, a->ctx->rs, a->now);
   /* RFC 6298 §3 (Karn): only never-retransmitted segments time the RTT. */
@@ -242,7 +243,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   ctx.rs = &rs;
   uint32_t prior_una = c->snd_una;
   uint32_t prior_pipe = tcpu_conn_pipe(c);
-  uint32_t prior_lost = c->rtxq.lost;
+  uint64_t prior_lost = c->rtxq.lost_total;
   uint64_t prior_round = c->round;
   int advanced = seq_gt(s->ack, prior_una);
   if (advanced) {
@@ -268,7 +269,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   } else if (!advanced && is_dupack(c, s)) {
     c->dupacks++;
     if (!c->sack_ok) /* RFC 6937 §3: a duplicate ACK delivered a segment */
-      ctx.sacked += tcpu_conn_payload_mss(c);
+      ctx.delivered += tcpu_conn_payload_mss(c);
   }
   rtt_sample(c, s, &ctx, advanced, now);
   maybe_undo(c, s, &ctx, now);
@@ -285,11 +286,11 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   if (c->ca_state == TCPU_CA_OPEN && c->rtxq.lost > 0)
     enter_recovery(c, now);
 
-  if (ctx.acked + ctx.sacked > 0) {
+  if (ctx.acked + ctx.delivered > 0) {
     tcpu_cc_ack a = {0};
     a.bytes_acked = ctx.acked;
-    a.bytes_delivered = ctx.acked + ctx.sacked;
-    a.bytes_lost = c->rtxq.lost > prior_lost ? c->rtxq.lost - prior_lost : 0;
+    a.bytes_delivered = ctx.delivered;
+    a.bytes_lost = c->rtxq.lost_total - prior_lost;
     a.prior_in_flight = prior_pipe;
     a.rtt = ctx.have_rtt ? now - ctx.rtt_xmit : TCPU_TSTAMP_NONE;
     a.is_cwnd_limited = cwnd_limited(c, prior_pipe);
@@ -301,7 +302,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
       tcpu_cc_event_round(c);
   }
   if (c->ca_state == TCPU_CA_RECOVERY && !tcpu_cc_owns_recovery(c))
-    prr_on_ack(c, ctx.acked + ctx.sacked);
+    prr_on_ack(c, ctx.delivered);
 
   tcpu_timer_on_ack(c, now);
   tcpu_conn_want_output(c);

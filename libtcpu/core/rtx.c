@@ -89,6 +89,7 @@ void tcpu_rtxq_set_lost(tcpu_rtxq *q, tcpu_txseg *s) {
   if (!(s->flags & TXSEG_LOST)) {
     s->flags |= TXSEG_LOST;
     q->lost += s->len;
+    q->lost_total += s->len;
   }
 }
 

@@ -40,6 +40,7 @@ typedef struct tcpu_rtxq {
   tcpu_txseg *v;
   uint32_t cap, head, n;  /* cap is a power of two */
   uint32_t sacked, lost, retrans; /* bytes, per the flags */
+  uint64_t lost_total;            /* bytes ever marked lost */
 } tcpu_rtxq;
 
 void tcpu_rtxq_init(tcpu_rtxq *q);

@@ -3,6 +3,7 @@
  * queue from SACK blocks (RFC 2018 §3, RFC 6675 §4 "Update") and telling
  * D-SACK blocks apart (RFC 2883 §4).
  */
+#include "cc/cc.h"
 #include "core/endpoint.h"
 #include "core/seq.h"
 
@@ -65,8 +66,10 @@ void tcpu_sack_input(tcpu_conn *c, const tcpu_seg *s, tcpu_ack_ctx *ctx,
         continue;
       tcpu_rtxq_set_sacked(q, t);
       ctx->sacked += t->len;
+      ctx->delivered += t->len;
       c->sacked_segs++;
       tcpu_rack_on_delivered(c, t, now);
+      tcpu_rate_on_delivered(c, t, ctx->rs, now);
       if (!(t->flags & TXSEG_EVER_RETRANS) &&
           (!ctx->have_rtt || t->xmit_ts > ctx->rtt_xmit)) {
         ctx->have_rtt = 1;

@@ -40,6 +40,7 @@ typedef struct tcpu_cc_stat {
   uint64_t pacing_rate; /* bytes per second; 0: the core's default
                            (2 x cwnd/srtt in slow start, 1.2 x after) */
   uint64_t delivered;   /* bytes delivered over the connection's life */
+  uint64_t lost;        /* bytes ever marked lost (RACK, NewReno, RTO) */
   uint64_t round;       /* round trips counted by delivery (on_round) */
   tcpu_duration srtt, min_rtt, latest_rtt; /* 0: no sample yet */
   tcpu_tstamp recovery_start; /* when the current recovery began, else 0 */
