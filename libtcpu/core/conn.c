@@ -480,6 +480,11 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
       c->ts_recent_stamp != 0 && seq_lt(in->opt.ts_val, c->ts_recent) &&
       now - c->ts_recent_stamp <= PAWS_IDLE_MAX_NS) {
     c->paws_drops++;
+    /* An old duplicate of data we have: report it as D-SACK, as for any
+     * duplicate (RFC 2883 §4.1.1), so the sender learns its
+     * retransmission was needless (Linux: tcp_send_dupack). */
+    if (s->len > 0 && seq_leq(s->seq + (uint32_t)s->len, c->rcv_nxt))
+      tcpu_rob_note_dup_below(&c->rob, s->seq, s->seq + (uint32_t)s->len);
     ack_now(c);
     return;
   }

@@ -154,6 +154,7 @@ struct tcpu_conn {
   /* Undo of spurious retransmission (RFC 3522 Eifel with timestamps,
    * RFC 3708 with D-SACK). */
   uint32_t undo_ts;        /* TSval of the episode's first retransmission */
+  uint32_t undo_end;       /* and the end of what it resent */
   uint32_t undo_retrans;   /* retransmissions not yet proven spurious */
   uint32_t prior_cwnd, prior_ssthresh;
   unsigned undo_valid : 1;
@@ -249,8 +250,8 @@ typedef struct tcpu_ack_ctx {
 void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now);
 void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_recovery_on_rack_timer(tcpu_conn *c, tcpu_tstamp now);
-/* A segment of len sequence numbers went out; rtx: a retransmission. */
-void tcpu_recovery_on_send(tcpu_conn *c, uint32_t len, int rtx,
+/* [seq, seq+len) went out; rtx: a retransmission. */
+void tcpu_recovery_on_send(tcpu_conn *c, uint32_t seq, uint32_t len, int rtx,
                            tcpu_tstamp now);
 /* RFC 6675 §2 pipe: bytes the sender believes are in the network. */
 uint32_t tcpu_conn_pipe(const tcpu_conn *c);

@@ -215,7 +215,7 @@ static tcpu_ssize resend(tcpu_conn *c, tcpu_txseg *t, uint8_t *buf,
   tcpu_rate_on_send(c, t, 0, now);
   c->retransmits++;
   c->bytes_retrans += len;
-  tcpu_recovery_on_send(c, t->len, 1, now);
+  tcpu_recovery_on_send(c, t->seq, t->len, 1, now);
   after_send(c, (size_t)n, now);
   return n;
 }
@@ -294,7 +294,7 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
   if (fin)
     c->fin_sent = 1;
   tcpu_rate_on_send(c, tcpu_rtxq_at(&c->rtxq, c->rtxq.n - 1), was_idle, now);
-  tcpu_recovery_on_send(c, seqlen, 0, now);
+  tcpu_recovery_on_send(c, c->snd_nxt - seqlen, seqlen, 0, now);
   tcpu_rate_check_app_limited(c);
   after_send(c, (size_t)n, now);
   return n;

@@ -154,10 +154,11 @@ static void maybe_undo(tcpu_conn *c, const tcpu_seg *s,
                        const tcpu_ack_ctx *ctx, tcpu_tstamp now) {
   if (!c->undo_valid || c->ca_state == TCPU_CA_OPEN || c->undo_retrans == 0)
     return;
-  /* RFC 3522 §3.2: the ACK for the retransmitted data echoes a timestamp
-   * older than the retransmission, so the original arrived. */
+  /* RFC 3522 §3.2: the first ACK for the retransmitted data (not an
+   * earlier partial ACK) echoes a timestamp older than the
+   * retransmission, so the original arrived. */
   if (c->ts_ok && s->opt.has_ts && c->undo_ts != 0 && ctx->acked > 0 &&
-      seq_lt(s->opt.ts_ecr, c->undo_ts)) {
+      seq_geq(s->ack, c->undo_end) && seq_lt(s->opt.ts_ecr, c->undo_ts)) {
     undo(c, now);
     return;
   }
@@ -292,7 +293,9 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     a.bytes_delivered = ctx.delivered;
     a.bytes_lost = c->rtxq.lost_total - prior_lost;
     a.prior_in_flight = prior_pipe;
-    a.rtt = ctx.have_rtt ? now - ctx.rtt_xmit : TCPU_TSTAMP_NONE;
+    /* The same sample the RTO takes, or none (see rtt_sample). */
+    a.rtt = ctx.have_rtt && !ctx.acked_retrans ? now - ctx.rtt_xmit
+                                               : TCPU_TSTAMP_NONE;
     a.is_cwnd_limited = cwnd_limited(c, prior_pipe);
     tcpu_rate_finish(c, &rs, &a);
     if (a.delivery_rate)
@@ -351,13 +354,15 @@ void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now) {
   }
 }
 
-void tcpu_recovery_on_send(tcpu_conn *c, uint32_t len, int rtx,
+void tcpu_recovery_on_send(tcpu_conn *c, uint32_t seq, uint32_t len, int rtx,
                            tcpu_tstamp now) {
   if (c->ca_state == TCPU_CA_RECOVERY)
     c->prr_out += len;
   if (rtx && c->undo_valid) {
     c->undo_retrans++;
-    if (c->undo_ts == 0 && c->ts_ok)
+    if (c->undo_ts == 0 && c->ts_ok) {
       c->undo_ts = tcpu_conn_ts_now(c, now);
+      c->undo_end = seq + len;
+    }
   }
 }
