@@ -54,15 +54,15 @@ struct tcpu_uv_endpoint {
   uv_udp_t udp;      /* binding; udp.data is the binding's */
   uv_timer_t timer;  /* binding; timer.data is the binding's */
   /* binding-private below */
-  uv_udp_send_t send_req;   /* the one datagram waiting for the socket */
-  uint8_t *sendbuf;         /* holds it (tcpu_endpoint_max_dgram bytes) */
+  uv_udp_send_t send_req; /* the one datagram waiting for the socket */
+  uint8_t *sendbuf;       /* holds it (tcpu_endpoint_max_dgram bytes) */
   size_t sendbuf_len;
-  uint8_t *recvbuf;         /* one maximal UDP datagram */
+  uint8_t *recvbuf; /* one maximal UDP datagram */
   struct sockaddr_storage send_to;
   tcpu_uv_close_cb close_cb;
   tcpu_uv_stats stats;
-  unsigned send_busy : 1;   /* send_req in flight: output waits for it */
-  unsigned in_core : 1;     /* inside a core call (and its callbacks) */
+  unsigned send_busy : 1; /* send_req in flight: output waits for it */
+  unsigned in_core : 1;   /* inside a core call (and its callbacks) */
   unsigned closing : 1;
   int open_handles;
 };
@@ -131,8 +131,7 @@ TCPU_EXTERN int tcpu_uv_addr_from_sockaddr(tcpu_addr *addr,
  * *len (may be NULL) receives the sockaddr's length.
  * Errors: TCPU_ERR_INVAL (NULL argument or unknown family). */
 TCPU_EXTERN int tcpu_uv_addr_to_sockaddr(struct sockaddr_storage *ss,
-                                         socklen_t *len,
-                                         const tcpu_addr *addr);
+                                         socklen_t *len, const tcpu_addr *addr);
 
 #ifdef __cplusplus
 }
