@@ -76,6 +76,9 @@ struct tcpu_conn {
   struct tcpu_conn *parent;             /* listener of a queued child */
   struct tcpu_conn *q_next;             /* in the parent's SYN/accept queue */
   struct tcpu_conn *tw_link;  /* parked TIME-WAIT <-> the SYN reopening it */
+  struct tcpu_conn *dirty_next;         /* timers changed (theap.c) */
+  size_t heap_idx;                      /* 1-based in the timer heap; 0: out */
+  tcpu_tstamp heap_key;
   tcpu_listener *lst;                   /* non-NULL for listeners */
 
   tcpu_state state;
@@ -87,6 +90,7 @@ struct tcpu_conn {
   unsigned handle_open : 1;  /* the application holds the handle */
   unsigned in_hash : 1, in_outq : 1, in_evq : 1, dead : 1;
   unsigned parked : 1;       /* TIME-WAIT set aside for a reopening SYN */
+  unsigned timer_dirty : 1;
   unsigned passive : 1;      /* opened by a listener */
   unsigned in_accept_q : 1;
   unsigned fin_queued : 1;   /* the user shut the write side */

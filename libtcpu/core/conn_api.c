@@ -79,6 +79,13 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
 void tcpu_conn_free(tcpu_conn *c) {
   tcpu_endpoint *ep = c->ep;
   tcpu_endpoint_hash_del(ep, c);
+  tcpu_theap_remove(ep, c);
+  if (c->timer_dirty) { /* rare: freed before the marks were folded in */
+    tcpu_conn **pp = &ep->dirty_head;
+    while (*pp != c)
+      pp = &(*pp)->dirty_next;
+    *pp = c->dirty_next;
+  }
   if (c->prev)
     c->prev->next = c->next;
   else

@@ -97,6 +97,7 @@ void tcpu_endpoint_del(tcpu_endpoint *ep) {
     c = next;
   }
   free(ep->htab);
+  free(ep->heap);
   sodium_memzero(ep->s.secret, sizeof ep->s.secret);
   sodium_memzero(ep->hash_key, sizeof ep->hash_key);
   free(ep);
@@ -366,6 +367,7 @@ static int finish_call(tcpu_endpoint *ep) {
       }
     }
   }
+  tcpu_theap_flush(ep);
   reap(ep);
   int rv = ep->cb_err;
   ep->cb_err = 0;
@@ -449,18 +451,18 @@ tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
 }
 
 tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep) {
-  tcpu_tstamp t = TCPU_TSTAMP_NONE;
-  for (const tcpu_conn *c = ep->all; c; c = c->next) {
-    tcpu_tstamp e = tcpu_timer_expiry(c);
-    if (e < t)
-      t = e;
-  }
-  return t;
+  return tcpu_theap_min(ep);
 }
 
 int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep, tcpu_tstamp now) {
-  for (tcpu_conn *c = ep->all; c; c = c->next)
-    if (!c->dead && tcpu_timer_expiry(c) <= now)
+  tcpu_theap_flush(ep);
+  /* Each due connection once per call: it goes back into the heap with
+   * its new deadline only at the end. */
+  tcpu_conn *c;
+  while ((c = tcpu_theap_pop_due(ep, now)) != NULL) {
+    if (!c->dead)
       tcpu_timer_handle(c, now);
+    tcpu_theap_mark(ep, c);
+  }
   return finish_call(ep);
 }

@@ -28,6 +28,9 @@ struct tcpu_endpoint {
   tcpu_conn **htab;
   size_t hsize, hcount;
   tcpu_conn *all; /* every connection, listeners included */
+  tcpu_conn **heap; /* timer heap, 1-based (theap.c) */
+  size_t heap_len, heap_cap;
+  tcpu_conn *dirty_head;
   tcpu_conn *out_head, *out_tail;
   tcpu_conn *ev_head, *ev_tail;
   int reaping_needed;
@@ -62,6 +65,13 @@ void tcpu_endpoint_reply_rst(tcpu_endpoint *ep, const tcpu_addr *to,
                              const tcpu_seg *s);
 /* Largest MSS for a peer of this family: MTU less IP, UDP and TCP headers. */
 uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family);
+
+/* ---- theap.c: connections by earliest deadline */
+void tcpu_theap_mark(tcpu_endpoint *ep, tcpu_conn *c);
+int tcpu_theap_flush(tcpu_endpoint *ep);
+void tcpu_theap_remove(tcpu_endpoint *ep, tcpu_conn *c);
+tcpu_tstamp tcpu_theap_min(const tcpu_endpoint *ep);
+tcpu_conn *tcpu_theap_pop_due(tcpu_endpoint *ep, tcpu_tstamp now);
 
 /* ---- isn.c (RFC 6528, RFC 6056) */
 uint32_t tcpu_isn(const tcpu_endpoint *ep, const tcpu_addr *peer,

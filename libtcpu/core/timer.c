@@ -23,11 +23,14 @@
 #include "core/seq.h"
 
 static void arm(tcpu_conn *c, tcpu_timer_kind k, tcpu_tstamp at) {
-  c->timer[k] = at;
+  if (c->timer[k] != at) {
+    c->timer[k] = at;
+    tcpu_theap_mark(c->ep, c);
+  }
 }
 
 static void disarm(tcpu_conn *c, tcpu_timer_kind k) {
-  c->timer[k] = TCPU_TSTAMP_NONE;
+  arm(c, k, TCPU_TSTAMP_NONE);
 }
 
 tcpu_tstamp tcpu_timer_expiry(const tcpu_conn *c) {
@@ -100,7 +103,7 @@ void tcpu_timer_on_paced(tcpu_conn *c, tcpu_tstamp at) {
 }
 
 void tcpu_timer_on_rack(tcpu_conn *c, tcpu_tstamp at) {
-  c->timer[TCPU_TIMER_RACK] = at;
+  arm(c, TCPU_TIMER_RACK, at);
 }
 
 /* Any segment from the peer: it is alive; restart the keepalive idle
