@@ -31,13 +31,15 @@ static void nr_on_ack(void *st, tcpu_cc_stat *cs, const tcpu_cc_ack *a,
     tcpu_cc_cong_avoid(cs, &nr->ca_acc, left);
 }
 
-/* RFC 5681 §3.1 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS). */
+/* RFC 5681 §3.1 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS).  After a
+ * recovery with many holes FlightSize can be twice the window that was
+ * really in use, so it is capped by cwnd (Linux halves cwnd). */
 static void nr_on_congestion(void *st, tcpu_cc_stat *cs, tcpu_cc_signal s,
                              tcpu_tstamp sent_ts, tcpu_tstamp now) {
   newreno *nr = st;
   (void)sent_ts;
   (void)now;
-  uint32_t half = cs->flight_size / 2;
+  uint32_t half = (cs->flight_size < cs->cwnd ? cs->flight_size : cs->cwnd) / 2;
   cs->ssthresh = half > 2 * cs->mss ? half : 2 * cs->mss;
   nr->ca_acc = 0;
   if (s == TCPU_CC_RTO)

@@ -179,10 +179,12 @@ static int accept_and_trim(tcpu_conn *c, tcpu_seg *s) {
   if (seq_gt(s->seq + (uint32_t)s->len, nxt + wnd) || s->len > room) {
     s->len = room < s->len ? room : s->len;
     s->flags &= (uint8_t)~TH_FIN;
+    ack_now(c); /* what did not fit is answered with the window we have */
   }
   if (wnd == 0 && s->len > 0) {
     s->len = 0;
     s->flags &= (uint8_t)~TH_FIN;
+    ack_now(c); /* a zero-window probe gets its ACK (RFC 9293 §3.8.6.1) */
   }
   return 1;
 }
@@ -352,6 +354,7 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
   c->irs = s->seq;
   c->rcv_nxt = s->seq + 1;
   c->rcv_adv = c->rcv_nxt;
+  c->last_ack_sent = c->rcv_nxt;
   tcpu_conn_take_syn_options(c, s);
   if (ack_ok) {
     c->snd_una = s->ack;
@@ -473,6 +476,12 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
   }
 
   uint32_t orig_seq = s->seq;
+  /* RFC 7323 §3.2: once timestamps are on, a non-RST segment without one
+   * SHOULD be dropped silently. */
+  if (c->ts_ok && !in->opt.has_ts && !(s->flags & TH_RST)) {
+    c->ep->st.drop_no_timestamp++;
+    return;
+  }
   /* RFC 7323 §5.3 R1 (PAWS): a timestamp older than TS.Recent marks an
    * old duplicate from a wrapped sequence space; TS.Recent older than 24
    * days is no longer trusted (§5.5). */
@@ -501,9 +510,10 @@ void tcpu_conn_input(tcpu_conn *c, const tcpu_seg *in, tcpu_tstamp now) {
     }
     return;
   }
-  /* RFC 7323 §4.3 (R3): TS.Recent follows the segment at the left edge,
-   * never backwards. */
-  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->rcv_nxt) &&
+  /* RFC 7323 §4.3 (R3): TS.Recent follows the segment at the left edge
+   * of the last ACK sent, never backwards: a delayed ACK echoes the
+   * earliest segment it covers. */
+  if (c->ts_ok && in->opt.has_ts && seq_leq(orig_seq, c->last_ack_sent) &&
       seq_geq(in->opt.ts_val, c->ts_recent)) {
     c->ts_recent = in->opt.ts_val;
     c->ts_recent_stamp = now;

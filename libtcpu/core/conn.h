@@ -110,6 +110,7 @@ struct tcpu_conn {
   uint8_t snd_wscale, rcv_wscale;
   /* Receive sequence variables. */
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
+  uint32_t last_ack_sent;         /* RFC 7323 §4.3 Last.ACK.sent */
   uint16_t peer_mss;  /* from the MSS option, 536 without (RFC 9293 §3.7.1) */
   uint16_t adv_mss;   /* the MSS we advertise */
   uint32_t ts_recent, ts_offset;
@@ -221,7 +222,9 @@ void tcpu_conn_free(tcpu_conn *c);
 /* ---- timer.c: only this file arms and cancels timers */
 tcpu_tstamp tcpu_timer_expiry(const tcpu_conn *c);
 void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now);
-void tcpu_timer_on_send(tcpu_conn *c, int retransmittable, tcpu_tstamp now);
+/* A segment went out; new_data: first transmission of data (not a
+ * retransmission, not a SYN). */
+void tcpu_timer_on_send(tcpu_conn *c, int new_data, tcpu_tstamp now);
 void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_on_ack_sent(tcpu_conn *c);
 void tcpu_timer_on_data_received(tcpu_conn *c, tcpu_tstamp now);
@@ -248,6 +251,7 @@ typedef struct tcpu_ack_ctx {
   tcpu_tstamp rtt_xmit; /* send time of the newest clean delivered segment */
   unsigned have_rtt : 1, dsack : 1, dsack_on_retrans : 1;
   unsigned acked_retrans : 1; /* the cumulative ACK covered a resent one */
+  unsigned syn_sampled : 1;   /* the SYN's own timing gave this ACK's RTT */
   uint32_t dsack_start, dsack_end;
 } tcpu_ack_ctx;
 

@@ -92,6 +92,7 @@ static tcpu_ssize emit(tcpu_conn *c, const tcpu_seg *s, uint8_t *buf,
   if (n > 0) {
     c->segs_out++;
     if (s->flags & TH_ACK) {
+      c->last_ack_sent = s->ack;
       c->ack_now = 0;
       c->rcv_bytes_unacked = 0;
       tcpu_timer_on_ack_sent(c);
@@ -141,7 +142,7 @@ static tcpu_ssize send_syn(tcpu_conn *c, uint8_t *buf, size_t buflen,
       c->snd_nxt = c->iss + 1;
     if (seq_lt(c->snd_max, c->snd_nxt))
       c->snd_max = c->snd_nxt;
-    tcpu_timer_on_send(c, 1, now);
+    tcpu_timer_on_send(c, 0, now);
   }
   return n;
 }
@@ -196,11 +197,12 @@ static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
 }
 
 /* Bookkeeping common to every data segment sent. */
-static void after_send(tcpu_conn *c, size_t bytes, tcpu_tstamp now) {
+static void after_send(tcpu_conn *c, size_t bytes, int new_data,
+                       tcpu_tstamp now) {
   c->last_send_ts = now;
   tcpu_pacer_on_send(c, bytes, now);
   tcpu_cc_event_sent(c, bytes, now);
-  tcpu_timer_on_send(c, 1, now);
+  tcpu_timer_on_send(c, new_data, now);
 }
 
 /* Resends one record: a lost one, or the tail as a loss probe. */
@@ -216,7 +218,7 @@ static tcpu_ssize resend(tcpu_conn *c, tcpu_txseg *t, uint8_t *buf,
   c->retransmits++;
   c->bytes_retrans += len;
   tcpu_recovery_on_send(c, t->seq, t->len, 1, now);
-  after_send(c, (size_t)n, now);
+  after_send(c, (size_t)n, 0, now);
   return n;
 }
 
@@ -296,7 +298,7 @@ static tcpu_ssize send_new(tcpu_conn *c, uint32_t allowed, int probe,
   tcpu_rate_on_send(c, tcpu_rtxq_at(&c->rtxq, c->rtxq.n - 1), was_idle, now);
   tcpu_recovery_on_send(c, c->snd_nxt - seqlen, seqlen, 0, now);
   tcpu_rate_check_app_limited(c);
-  after_send(c, (size_t)n, now);
+  after_send(c, (size_t)n, 1, now);
   return n;
 }
 

@@ -271,6 +271,7 @@ static void cookie_accept(tcpu_conn *l, const tcpu_addr *from,
   c->iss = s->ack - 1;
   c->irs = s->seq - 1;
   c->rcv_nxt = s->seq;
+  c->last_ack_sent = s->seq;
   c->rcv_adv = c->rcv_nxt + (l->rcvq.cap < 65535 ? (uint32_t)l->rcvq.cap
                                                  : 65535);
   c->snd_una = c->snd_nxt = c->snd_max = s->ack;
@@ -358,6 +359,7 @@ void tcpu_listen_input(tcpu_conn *l, const tcpu_addr *from,
   c->irs = s->seq;
   c->rcv_nxt = s->seq + 1;
   c->rcv_adv = c->rcv_nxt;
+  c->last_ack_sent = c->rcv_nxt;
   tcpu_conn_take_syn_options(c, s);
   c->iss = ep->tw_iss_valid ? ep->tw_iss
                             : tcpu_isn(ep, from, s->dport, s->sport, now);

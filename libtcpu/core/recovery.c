@@ -194,10 +194,10 @@ static void tlp_on_ack(tcpu_conn *c, const tcpu_ack_ctx *ctx,
 /* RFC 6582 §3.2 without SACK: three duplicate ACKs start fast
  * retransmit, unless they belong to the window already recovered;
  * during recovery a partial ACK retransmits the next hole. */
-static void newreno_detect(tcpu_conn *c, int advanced) {
+static int newreno_detect(tcpu_conn *c, int advanced) {
   tcpu_rtxq *q = &c->rtxq;
   if (q->n == 0)
-    return;
+    return 0;
   tcpu_txseg *first = tcpu_rtxq_at(q, 0);
   if (c->ca_state == TCPU_CA_OPEN && c->dupacks == DUP_THRESH &&
       seq_geq(c->snd_una, c->recovery_point)) {
@@ -208,7 +208,9 @@ static void newreno_detect(tcpu_conn *c, int advanced) {
              !(first->flags & TXSEG_LOST)) {
     tcpu_rtxq_set_lost(q, first);
     c->lost_segs++;
+    return 1;
   }
+  return 0;
 }
 
 /* RFC 6298 §3 (Karn) and RFC 7323 §4.  A cumulative ACK that also covers
@@ -219,6 +221,8 @@ static void newreno_detect(tcpu_conn *c, int advanced) {
 static void rtt_sample(tcpu_conn *c, const tcpu_seg *s,
                        const tcpu_ack_ctx *ctx, int advanced,
                        tcpu_tstamp now) {
+  if (ctx->syn_sampled)
+    return; /* RFC 6298 (2.2): one measurement, not two, of the same trip */
   if (ctx->have_rtt && !ctx->acked_retrans) {
     tcpu_rtt_sample(c, now - ctx->rtt_xmit);
   } else if (advanced && c->ts_ok && s->opt.has_ts && s->opt.ts_ecr != 0) {
@@ -257,6 +261,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
       /* The SYN or SYN-ACK, timed when it was not retransmitted. */
       c->rtt_timing = 0;
       tcpu_rtt_sample(c, now - c->rtt_time);
+      ctx.syn_sampled = 1;
     }
     drop_acked_data(c, s->ack);
     c->snd_una = s->ack;
@@ -276,14 +281,18 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   maybe_undo(c, s, &ctx, now);
   tlp_on_ack(c, &ctx, now);
 
+  int partial_ack_hole = 0;
   if (c->sack_ok)
     tcpu_rack_detect_loss(c, now);
   else
-    newreno_detect(c, advanced);
+    partial_ack_hole = newreno_detect(c, advanced);
 
+  int exited = 0;
   if (c->ca_state != TCPU_CA_OPEN && advanced &&
-      seq_geq(c->snd_una, c->recovery_point))
+      seq_geq(c->snd_una, c->recovery_point)) {
     exit_recovery(c, now);
+    exited = 1;
+  }
   if (c->ca_state == TCPU_CA_OPEN && c->rtxq.lost > 0)
     enter_recovery(c, now);
 
@@ -296,7 +305,9 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     /* The same sample the RTO takes, or none (see rtt_sample). */
     a.rtt = ctx.have_rtt && !ctx.acked_retrans ? now - ctx.rtt_xmit
                                                : TCPU_TSTAMP_NONE;
-    a.is_cwnd_limited = cwnd_limited(c, prior_pipe);
+    /* RFC 6582 §3.2 step 6: the ACK that ends recovery sets the window;
+     * it does not also grow it. */
+    a.is_cwnd_limited = !exited && cwnd_limited(c, prior_pipe);
     tcpu_rate_finish(c, &rs, &a);
     if (a.delivery_rate)
       c->last_delivery_rate = a.delivery_rate;
@@ -306,6 +317,13 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
   }
   if (c->ca_state == TCPU_CA_RECOVERY && !tcpu_cc_owns_recovery(c))
     prr_on_ack(c, ctx.delivered);
+  /* RFC 6582 §3.2 step 5: a partial ACK retransmits the next hole at
+   * once, whatever PRR's budget. */
+  if (partial_ack_hole) {
+    uint32_t need = tcpu_conn_pipe(c) + tcpu_conn_payload_mss(c);
+    if (c->cwnd < need)
+      c->cwnd = need;
+  }
 
   tcpu_timer_on_ack(c, now);
   tcpu_conn_want_output(c);
@@ -338,8 +356,10 @@ void tcpu_recovery_on_rto(tcpu_conn *c, tcpu_tstamp now) {
                        q0->n ? tcpu_rtxq_at(q0, 0)->xmit_ts : now, now);
   }
   /* RFC 5681 §3.1: the loss window is one segment, whatever the
-   * algorithm. */
+   * algorithm; and the retransmission goes now, not when a pacing rate
+   * from before the timeout allows. */
   c->cwnd = tcpu_conn_payload_mss(c);
+  c->next_send_ts = 0;
   c->recovery_point = c->snd_max;
   c->dupacks = 0;
   c->rack.tlp_outstanding = 0;

@@ -58,23 +58,29 @@ static tcpu_tstamp rto_deadline(const tcpu_conn *c, tcpu_tstamp now) {
   return at;
 }
 
-/* RFC 8985 §7.2: a probe only when it would come before the RTO. */
+/* RFC 8985 §7.2: PTO = min(PTO, RTO): when the RTO would come first the
+ * probe goes at the RTO's time instead (and the RTO is pushed back then,
+ * see tcpu_timer_handle). */
 static void arm_tlp(tcpu_conn *c, tcpu_tstamp now) {
   tcpu_duration pto = tcpu_rack_pto(c);
-  if (pto == TCPU_TSTAMP_NONE || now + pto >= c->timer[TCPU_TIMER_RTX])
+  if (pto == TCPU_TSTAMP_NONE) {
     disarm(c, TCPU_TIMER_TLP);
-  else
-    arm(c, TCPU_TIMER_TLP, now + pto);
+    return;
+  }
+  tcpu_tstamp at = now + pto;
+  if (at > c->timer[TCPU_TIMER_RTX])
+    at = c->timer[TCPU_TIMER_RTX];
+  arm(c, TCPU_TIMER_TLP, at);
 }
 
 /* RFC 6298 (5.1): start the timer when a segment goes out and it is not
- * running; RFC 8985 §7.2: after new data, schedule a probe. */
-void tcpu_timer_on_send(tcpu_conn *c, int retransmittable, tcpu_tstamp now) {
-  if (!retransmittable)
-    return;
+ * running; RFC 8985 §7.2: each new data segment (re)schedules the probe
+ * ("the sender SHOULD restart the PTO timer after each new data
+ * segment"). */
+void tcpu_timer_on_send(tcpu_conn *c, int new_data, tcpu_tstamp now) {
   if (c->timer[TCPU_TIMER_RTX] == TCPU_TSTAMP_NONE)
     arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
-  if (c->timer[TCPU_TIMER_TLP] == TCPU_TSTAMP_NONE)
+  if (new_data || c->timer[TCPU_TIMER_TLP] == TCPU_TSTAMP_NONE)
     arm_tlp(c, now);
 }
 
@@ -273,6 +279,9 @@ void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now) {
   if (c->timer[TCPU_TIMER_TLP] <= now) {
     disarm(c, TCPU_TIMER_TLP);
     c->rack.tlp_due = 1;
+    /* The probe replaces a timeout due at the same moment. */
+    if (c->timer[TCPU_TIMER_RTX] <= now)
+      arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
     tcpu_conn_want_output(c);
   }
   if (c->timer[TCPU_TIMER_KEEPALIVE] <= now) {

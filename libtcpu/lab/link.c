@@ -185,6 +185,8 @@ int tcpu_link_cfg_check(const tcpu_link_cfg *cfg) {
     return TCPU_ERR_INVAL;
   if (cfg->overhead > TCPU_LINK_MAX_DGRAM)
     return TCPU_ERR_INVAL;
+  if (tcpu_aqm_cfg_check(&cfg->aqm, cfg->queue_bytes) != 0)
+    return TCPU_ERR_INVAL;
   return 0;
 }
 
@@ -203,13 +205,15 @@ static void emit(tcpu_link *link, tcpu_link_event ev, uint64_t id,
   link->trace(link->trace_arg, &r);
 }
 
+static int aqm_reconfigure(tcpu_link *link, const tcpu_link_cfg *cfg);
+
 int tcpu_link_init(tcpu_link *link, const tcpu_link_cfg *cfg, uint64_t seed) {
   if (tcpu_link_cfg_check(cfg) != 0)
     return TCPU_ERR_INVAL;
   memset(link, 0, sizeof(*link));
   link->cfg = *cfg;
   tcpu_link_rng_seed(&link->rng, seed);
-  return 0;
+  return aqm_reconfigure(link, cfg);
 }
 
 void tcpu_link_free(tcpu_link *link) {
@@ -217,6 +221,11 @@ void tcpu_link_free(tcpu_link *link) {
     free(link->heap[i]);
   free(link->heap);
   free(link->q);
+  if (link->aqm) {
+    tcpu_aqm_free(link->aqm, free);
+    free(link->aqm);
+    link->aqm = NULL;
+  }
   link->heap = NULL;
   link->q = NULL;
   link->heap_len = link->heap_cap = 0;
@@ -227,6 +236,9 @@ void tcpu_link_free(tcpu_link *link) {
 int tcpu_link_set_cfg(tcpu_link *link, const tcpu_link_cfg *cfg) {
   if (tcpu_link_cfg_check(cfg) != 0)
     return TCPU_ERR_INVAL;
+  int rc = aqm_reconfigure(link, cfg);
+  if (rc != 0)
+    return rc;
   link->cfg = *cfg;
   if (cfg->ge_p_good_bad <= 0.0)
     link->ge_bad = 0;
@@ -271,6 +283,142 @@ static int add_copy(tcpu_link *link, const uint8_t *data, size_t len,
   return TCPU_LINK_QUEUED;
 }
 
+/* Steps 3 and 4 for a datagram that leaves the bottleneck at depart.
+ * report: emit QUEUED for it (the AQM path did so at submit). */
+static int to_wire(tcpu_link *link, const uint8_t *data, size_t len,
+                   uint64_t id, tcpu_tstamp depart, tcpu_tstamp now,
+                   int report) {
+  const tcpu_link_cfg *cfg = &link->cfg;
+  /* 3. Wire: delay and jitter, never overtaking an earlier in-order one. */
+  tcpu_tstamp arrive = depart + cfg->delay;
+  if (cfg->jitter > 0)
+    arrive += tcpu_link_rng_below(&link->rng, cfg->jitter + 1);
+  if (arrive < link->last_arrival)
+    arrive = link->last_arrival;
+
+  /* 4. Faults after the bottleneck. */
+  int reordered = tcpu_link_rng_chance(&link->rng, cfg->reorder);
+  if (reordered) {
+    link->stats.reordered++;
+    arrive += cfg->reorder_delay;
+    if (cfg->reorder_jitter > 0)
+      arrive += tcpu_link_rng_below(&link->rng, cfg->reorder_jitter + 1);
+  } else {
+    link->last_arrival = arrive;
+  }
+  tcpu_link_pkt *p = NULL;
+  int rc = add_copy(link, data, len, id, arrive, reordered, &p);
+  if (rc != TCPU_LINK_QUEUED) {
+    /* Only allocation can fail here: max_held was checked above. */
+    link->stats.dropped_queue++;
+    emit(link, TCPU_LINK_EV_DROP_QUEUE, id, data, len, now, NULL);
+    return rc;
+  }
+  if (report)
+    emit(link, TCPU_LINK_EV_QUEUED, id, data, len, now, p);
+  if (tcpu_link_rng_chance(&link->rng, cfg->dup)) {
+    tcpu_link_pkt *copy = NULL;
+    /* The copy sorts right behind the original: same time, later order.
+     * No room for it is no loss of the datagram, so it is not counted. */
+    if (add_copy(link, data, len, id, arrive, reordered, &copy) ==
+        TCPU_LINK_QUEUED) {
+      link->stats.duplicated++;
+      emit(link, TCPU_LINK_EV_DUPLICATED, id, data, len, now, copy);
+    }
+  }
+  return TCPU_LINK_QUEUED;
+}
+
+/* ------------------------------------------------- AQM or trace */
+
+/* Step 2 is aqm.c's queue when the configuration asks for a discipline
+ * or a trace; drop-tail at a constant rate stays the FIFO above. */
+static int uses_aqm(const tcpu_link_cfg *cfg) {
+  return cfg->aqm.kind != TCPU_AQM_DROPTAIL || cfg->trace != NULL;
+}
+
+/* Starts, changes or stops the AQM queue to match cfg. */
+static int aqm_reconfigure(tcpu_link *link, const tcpu_link_cfg *cfg) {
+  tcpu_aqm *q = link->aqm;
+  if (q && (!uses_aqm(cfg) || q->trace != cfg->trace ||
+            q->origin != cfg->trace_origin)) {
+    /* Waiting datagrams would have no server to go to. */
+    if (tcpu_aqm_len(q) > 0)
+      return TCPU_ERR_INVAL;
+    tcpu_aqm_free(q, free);
+    free(q);
+    link->aqm = q = NULL;
+  }
+  if (!uses_aqm(cfg))
+    return 0;
+  if (q) {
+    q->rate_bps = cfg->rate_bps;
+    return tcpu_aqm_set_cfg(q, &cfg->aqm, cfg->queue_bytes, cfg->queue_pkts);
+  }
+  q = malloc(sizeof(*q));
+  if (!q)
+    return TCPU_ERR_NOMEM;
+  int rc = tcpu_aqm_init(q, &cfg->aqm, cfg->rate_bps, cfg->trace,
+                         cfg->trace_origin, cfg->queue_bytes,
+                         cfg->queue_pkts, &link->rng);
+  if (rc != 0) {
+    free(q);
+    return rc;
+  }
+  link->aqm = q;
+  return 0;
+}
+
+/* What the AQM queue hands back: a datagram to put on the wire, or one
+ * CoDel dropped. */
+static void aqm_out(void *arg, void *pkt, int dropped, tcpu_tstamp t) {
+  tcpu_link *link = arg;
+  tcpu_link_pkt *p = pkt;
+  if (dropped) {
+    link->stats.dropped_aqm++;
+    emit(link, TCPU_LINK_EV_DROP_AQM, p->id, p->data, p->len, t, NULL);
+  } else {
+    to_wire(link, p->data, p->len, p->id, t, t, 0);
+  }
+  free(p);
+}
+
+static int aqm_submit(tcpu_link *link, const uint8_t *data, size_t len,
+                      uint64_t id, tcpu_tstamp now) {
+  tcpu_aqm_advance(link->aqm, now, aqm_out, link);
+  uint32_t max_held =
+      link->cfg.max_held ? link->cfg.max_held : TCPU_LINK_DEFAULT_MAX_HELD;
+  tcpu_link_pkt *p = NULL;
+  int rc = TCPU_AQM_TAIL_DROP;
+  if (link->heap_len + tcpu_aqm_len(link->aqm) < max_held) {
+    p = malloc(sizeof(*p) + len);
+    if (!p) {
+      rc = TCPU_ERR_NOMEM;
+    } else {
+      memset(p, 0, sizeof(*p));
+      p->id = id;
+      p->len = len;
+      if (len > 0)
+        memcpy(p->data, data, len);
+      rc = tcpu_aqm_enqueue(link->aqm, p,
+                            (uint32_t)(len + link->cfg.overhead), now);
+    }
+  }
+  if (rc == TCPU_AQM_QUEUED) {
+    emit(link, TCPU_LINK_EV_QUEUED, id, data, len, now, NULL);
+    return TCPU_LINK_QUEUED;
+  }
+  free(p);
+  if (rc == TCPU_AQM_EARLY_DROP)
+    link->stats.dropped_aqm++;
+  else
+    link->stats.dropped_queue++;
+  emit(link, TCPU_LINK_EV_DROP_QUEUE, id, data, len, now, NULL);
+  return rc < 0 ? rc : TCPU_LINK_DROPPED;
+}
+
+/* ------------------------------------------------------------ submit */
+
 int tcpu_link_submit(tcpu_link *link, const uint8_t *data, size_t len,
                      tcpu_tstamp now) {
   const tcpu_link_cfg *cfg = &link->cfg;
@@ -300,6 +448,9 @@ int tcpu_link_submit(tcpu_link *link, const uint8_t *data, size_t len,
     return TCPU_LINK_DROPPED;
   }
 
+  if (link->aqm)
+    return aqm_submit(link, data, len, id, now);
+
   /* 2. Bottleneck: drop-tail on what has not left the serialiser yet. */
   uint64_t wire = (uint64_t)len + cfg->overhead;
   q_expire(link, now);
@@ -319,52 +470,29 @@ int tcpu_link_submit(tcpu_link *link, const uint8_t *data, size_t len,
     return TCPU_ERR_NOMEM;
   }
   link->busy_until = depart;
-
-  /* 3. Wire: delay and jitter, never overtaking an earlier in-order one. */
-  tcpu_tstamp arrive = depart + cfg->delay;
-  if (cfg->jitter > 0)
-    arrive += tcpu_link_rng_below(&link->rng, cfg->jitter + 1);
-  if (arrive < link->last_arrival)
-    arrive = link->last_arrival;
-
-  /* 4. Faults after the bottleneck. */
-  int reordered = tcpu_link_rng_chance(&link->rng, cfg->reorder);
-  if (reordered) {
-    link->stats.reordered++;
-    arrive += cfg->reorder_delay;
-  } else {
-    link->last_arrival = arrive;
-  }
-  tcpu_link_pkt *p = NULL;
-  int rc = add_copy(link, data, len, id, arrive, reordered, &p);
-  if (rc != TCPU_LINK_QUEUED) {
-    /* Only allocation can fail here: max_held was checked above. */
-    link->stats.dropped_queue++;
-    emit(link, TCPU_LINK_EV_DROP_QUEUE, id, data, len, now, NULL);
-    return rc;
-  }
-  emit(link, TCPU_LINK_EV_QUEUED, id, data, len, now, p);
-  if (tcpu_link_rng_chance(&link->rng, cfg->dup)) {
-    tcpu_link_pkt *copy = NULL;
-    /* The copy sorts right behind the original: same time, later order.
-     * No room for it is no loss of the datagram, so it is not counted. */
-    if (add_copy(link, data, len, id, arrive, reordered, &copy) ==
-        TCPU_LINK_QUEUED) {
-      link->stats.duplicated++;
-      emit(link, TCPU_LINK_EV_DUPLICATED, id, data, len, now, copy);
-    }
-  }
-  return TCPU_LINK_QUEUED;
+  return to_wire(link, data, len, id, depart, now, 1);
 }
 
 tcpu_tstamp tcpu_link_next_arrival(const tcpu_link *link) {
-  return link->heap_len ? link->heap[0]->arrive : TCPU_TSTAMP_NONE;
+  tcpu_tstamp t = link->heap_len ? link->heap[0]->arrive : TCPU_TSTAMP_NONE;
+  if (link->aqm) {
+    /* One still waiting arrives no earlier than its service starts plus
+     * the propagation delay: a lower bound, where dequeue serves it. */
+    tcpu_tstamp s = tcpu_aqm_next_start(link->aqm);
+    if (s != TCPU_TSTAMP_NONE && s + link->cfg.delay < t)
+      t = s + link->cfg.delay;
+  }
+  return t;
 }
 
-size_t tcpu_link_held(const tcpu_link *link) { return link->heap_len; }
+size_t tcpu_link_held(const tcpu_link *link) {
+  return link->heap_len + (link->aqm ? tcpu_aqm_len(link->aqm) : 0);
+}
 
 int tcpu_link_dequeue(tcpu_link *link, tcpu_tstamp now, uint8_t *buf,
                       size_t buflen, size_t *len) {
+  if (link->aqm)
+    tcpu_aqm_advance(link->aqm, now, aqm_out, link);
   if (link->heap_len == 0 || link->heap[0]->arrive > now)
     return 0;
   tcpu_link_pkt *p = link->heap[0];

@@ -18,9 +18,10 @@
  *      alone never reorders (a FIFO path whose delay varies), so an arrival
  *      is never earlier than the previous in-order arrival;
  *   4. faults after the bottleneck: with probability `reorder` a datagram is
- *      held back reorder_delay longer and later ones may overtake it; with
- *      probability `dup` a copy arrives right behind it; each copy has its
- *      own chance `corrupt` of one flipped bit.
+ *      held back reorder_delay longer, plus up to reorder_jitter (uniform),
+ *      and later ones may overtake it; with probability `dup` a copy
+ *      arrives right behind it; each copy has its own chance `corrupt` of
+ *      one flipped bit.
  *
  * Everything random comes from the link's own xoshiro256** state, seeded
  * through splitmix64, so a link replays exactly from its seed.  Memory is
@@ -34,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lab/aqm.h"
 #include "tcpu/tcpu.h"
 
 /* Hard cap on datagrams held when the configuration sets none. */
@@ -57,10 +59,21 @@ typedef struct tcpu_link_cfg {
   double dup;            /* probability of one duplicate */
   double reorder;        /* probability of being held back */
   tcpu_duration reorder_delay; /* how much longer a held-back one takes */
+  tcpu_duration reorder_jitter; /* plus uniform in [0, reorder_jitter] */
   double corrupt;        /* probability, per copy, of one flipped bit */
   uint64_t queue_bytes;  /* bottleneck limit in wire bytes; 0: none */
   uint32_t queue_pkts;   /* bottleneck limit in datagrams; 0: none */
   uint32_t max_held;     /* datagrams held in all; 0: the default cap */
+  /* Step 2 beyond drop-tail at a constant rate (aqm.h): a queue
+   * discipline (CoDel, RED), and service that follows a Mahimahi trace
+   * (trace.h) in place of rate_bps.  With either, the queue limits count
+   * the datagrams waiting for the server, and a datagram's departure is
+   * decided when the server takes it: its QUEUED trace has arrive NONE,
+   * CoDel may still drop it then (DROP_AQM), and next_arrival is only a
+   * lower bound (a dequeue then may hand out nothing). */
+  tcpu_aqm_cfg aqm;
+  const tcpu_mm_trace *trace; /* not owned; must outlive the link */
+  tcpu_tstamp trace_origin;   /* when the trace's millisecond 0 is */
 } tcpu_link_cfg;
 
 typedef struct tcpu_link_stats {
@@ -71,6 +84,7 @@ typedef struct tcpu_link_stats {
   uint64_t duplicated;    /* extra copies made */
   uint64_t reordered;     /* datagrams held back */
   uint64_t corrupted;     /* copies with a flipped bit */
+  uint64_t dropped_aqm;   /* CoDel at dequeue, RED at enqueue */
   uint64_t bytes_submitted, bytes_delivered;
 } tcpu_link_stats;
 
@@ -80,7 +94,8 @@ typedef enum tcpu_link_event {
   TCPU_LINK_EV_DROP_QUEUE,     /* tail drop */
   TCPU_LINK_EV_QUEUED,         /* accepted; arrive is set */
   TCPU_LINK_EV_DUPLICATED,     /* a copy accepted; arrive is set */
-  TCPU_LINK_EV_DELIVERED       /* handed out by tcpu_link_dequeue */
+  TCPU_LINK_EV_DELIVERED,      /* handed out by tcpu_link_dequeue */
+  TCPU_LINK_EV_DROP_AQM        /* CoDel dropped a QUEUED one at dequeue */
 } tcpu_link_event;
 
 typedef struct tcpu_link_trace_rec {
@@ -142,6 +157,7 @@ typedef struct tcpu_link {
   uint64_t q_bytes;
   tcpu_link_trace_fn trace;
   void *trace_arg;
+  tcpu_aqm *aqm; /* step 2 when cfg.aqm or cfg.trace asks for it */
 } tcpu_link;
 
 /* Result of tcpu_link_submit. */
@@ -149,7 +165,8 @@ typedef struct tcpu_link {
 #define TCPU_LINK_QUEUED 1  /* at least one copy will arrive */
 
 /* Checks a configuration: probabilities in [0, 1], reorder > 0 needs a
- * reorder_delay, overhead <= 65535.  Returns 0 or TCPU_ERR_INVAL. */
+ * reorder_delay, overhead <= 65535, AQM parameters (tcpu_aqm_cfg_check).
+ * Returns 0 or TCPU_ERR_INVAL. */
 int tcpu_link_cfg_check(const tcpu_link_cfg *cfg);
 
 /* Prepares an empty link.  The same cfg and seed give the same behaviour
@@ -160,7 +177,9 @@ int tcpu_link_init(tcpu_link *link, const tcpu_link_cfg *cfg, uint64_t seed);
 void tcpu_link_free(tcpu_link *link);
 
 /* Changes the configuration of a running link (as `tc qdisc change` does).
- * Held datagrams keep their arrival times.  Errors: INVAL. */
+ * Held datagrams keep their arrival times.  Errors: INVAL, also for
+ * leaving the AQM or trace bottleneck, or changing the trace, while
+ * datagrams wait in it; NOMEM. */
 int tcpu_link_set_cfg(tcpu_link *link, const tcpu_link_cfg *cfg);
 
 /* Installs a trace hook called for every event; NULL removes it. */

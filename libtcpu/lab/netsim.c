@@ -69,8 +69,9 @@ static void emit(tcpu_netsim *sim, tcpu_netsim_event ev, size_t from,
   sim->trace(sim->trace_arg, &r);
 }
 
-/* Translates the link's own events; DELIVERED is reported by the step,
- * which knows whether an endpoint took the datagram. */
+/* Translates the link's own events.  DELIVERED is reported by the step,
+ * which knows whether an endpoint took the datagram; here it only leaves
+ * the copy's flags behind for that report. */
 static void link_trace(void *arg, const tcpu_link_trace_rec *lr) {
   tcpu_netsim_link *nl = arg;
   tcpu_netsim_event ev;
@@ -87,6 +88,10 @@ static void link_trace(void *arg, const tcpu_link_trace_rec *lr) {
   case TCPU_LINK_EV_DUPLICATED:
     ev = TCPU_NETSIM_EV_DUPLICATED;
     break;
+  case TCPU_LINK_EV_DELIVERED:
+    nl->last_reordered = lr->reordered;
+    nl->last_corrupted = lr->corrupted;
+    return;
   default:
     return;
   }
@@ -253,6 +258,7 @@ static int deliver_due(tcpu_netsim *sim) {
     tcpu_netsim_link *nl = sim->links[i];
     for (;;) {
       size_t len = 0;
+      nl->last_reordered = nl->last_corrupted = 0;
       int rc = tcpu_link_dequeue(&nl->link, sim->now, sim->buf, BUF_LEN, &len);
       if (rc < 0)
         return rc;
@@ -264,7 +270,14 @@ static int deliver_due(tcpu_netsim *sim) {
         continue;
       }
       sim->stats.delivered++;
-      emit(sim, TCPU_NETSIM_EV_DELIVER, nl->from, nl->to, sim->buf, len, NULL);
+      if (nl->last_corrupted)
+        sim->stats.delivered_corrupted++;
+      tcpu_link_trace_rec lr = {.ev = TCPU_LINK_EV_DELIVERED,
+                                .now = sim->now,
+                                .arrive = TCPU_TSTAMP_NONE,
+                                .reordered = nl->last_reordered,
+                                .corrupted = nl->last_corrupted};
+      emit(sim, TCPU_NETSIM_EV_DELIVER, nl->from, nl->to, sim->buf, len, &lr);
       rc = tcpu_endpoint_recv(ep, &sim->nodes[nl->from].addr, sim->buf, len,
                               sim->now);
       if (rc < 0)

@@ -56,6 +56,8 @@ typedef struct tcpu_netsim_trace_rec {
   const uint8_t *data;    /* valid only during the call; NULL for EXPIRY */
   size_t len;
   tcpu_tstamp arrive;     /* SEND, DUPLICATED: when it will arrive */
+  /* SEND, DUPLICATED, DELIVER: the link held this copy back, or flipped
+   * one of its bits (DELIVER's data is then the damaged copy). */
   unsigned reordered : 1, corrupted : 1;
 } tcpu_netsim_trace_rec;
 
@@ -74,12 +76,17 @@ typedef struct tcpu_netsim_link {
   tcpu_netsim *sim;
   size_t from, to;
   tcpu_link link;
+  /* What the link did to the copy it handed out last (its DELIVERED
+   * trace), for the DELIVER event and the corrupted count. */
+  unsigned last_reordered : 1, last_corrupted : 1;
 } tcpu_netsim_link;
 
 typedef struct tcpu_netsim_stats {
   uint64_t steps;       /* events handled, over all runs */
   uint64_t sent;        /* datagrams the endpoints produced */
   uint64_t delivered;   /* datagrams fed to endpoints */
+  uint64_t delivered_corrupted; /* of those, copies with a flipped bit:
+                                   each must be dropped as malformed */
   uint64_t unroutable;  /* sent to an address with no link */
   uint64_t swallowed;   /* arrived at a node without an endpoint */
   uint64_t expiries;    /* handle_expiry calls */
@@ -131,7 +138,8 @@ int tcpu_netsim_add_link(tcpu_netsim *sim, size_t from, size_t to,
 /* Both directions at once; ba NULL means the same as ab. */
 int tcpu_netsim_add_path(tcpu_netsim *sim, size_t a, size_t b,
                          const tcpu_link_cfg *ab, const tcpu_link_cfg *ba);
-/* The link from -> to, NULL if none. */
+/* The link from -> to, NULL if none.  Callers may read its stats and
+ * change its cfg; its trace hook belongs to the simulator. */
 tcpu_link *tcpu_netsim_get_link(tcpu_netsim *sim, size_t from, size_t to);
 
 void tcpu_netsim_set_trace(tcpu_netsim *sim, tcpu_netsim_trace_fn fn,

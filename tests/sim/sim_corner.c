@@ -11,6 +11,8 @@
  *   blackhole     a SYN to a host that never answers is sent
  *                 1 + syn_retries times, then the connection fails with
  *                 TIMEDOUT.
+ * In each, the simulation then goes idle, and every corrupted datagram a
+ * link delivered was dropped as malformed, and nothing else was.
  * A failure prints the seed and the command that replays it verbosely.
  */
 #include <inttypes.h>
@@ -277,6 +279,14 @@ static void check_idle(world *w) {
   if (how != TCPU_NETSIM_IDLE)
     sim_fail(&w->v, "afterwards the simulation did not go idle: %s",
              tcpu_netsim_result_name(how));
+  /* Every corrupted copy delivered was dropped as malformed, and nothing
+   * else was (the black hole's node has no endpoint to count). */
+  uint64_t bad = sim_malformed_drops(w->ep_c) +
+                 (w->sim.nodes[1].ep ? sim_malformed_drops(w->ep_s) : 0);
+  if (w->v.ok && bad != w->sim.stats.delivered_corrupted)
+    sim_fail(&w->v, "the links delivered %" PRIu64 " corrupted datagrams "
+             "but the endpoints dropped %" PRIu64 " as malformed",
+             w->sim.stats.delivered_corrupted, bad);
 }
 
 static void run_scenario(uint64_t seed, scenario sc, int verbose,
@@ -438,7 +448,7 @@ out:
 
 int main(int argc, char **argv) {
   sim_args a;
-  if (sim_parse_args(&a, argc, argv, 1000) != 0)
+  if (sim_parse_args(&a, argc, argv, 1000, 0) != 0)
     return 2;
   uint64_t passed = 0, failed = 0;
   for (uint64_t seed = a.first; seed < a.end; seed++) {
@@ -450,7 +460,7 @@ int main(int argc, char **argv) {
         ok = 0;
         printf("sim_corner: seed %" PRIu64 " %s FAILED: %s\n", seed,
                scenario_name[sc], v.why);
-        printf("  replay: %s --seed %" PRIu64 "\n", a.argv0, seed);
+        sim_print_replay(stdout, &a, seed);
       } else if (a.verbose) {
         printf("seed %" PRIu64 " %s: ok\n", seed, scenario_name[sc]);
       }

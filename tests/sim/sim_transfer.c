@@ -1,18 +1,41 @@
 /*
  * sim_transfer.c — seeded end-to-end property: a client and a server over
- * a pair of links whose faults are drawn from the seed each send the other
- * a seed-chosen stream (0 to ~300 KB), read everything, shut down and
- * close.  Per seed it must hold that
- *   - every byte arrives exactly once and in order (byte-for-byte compare),
- *   - both sides see end-of-stream, also when a reader pauses long enough
- *     for the window to close,
- *   - both connections end without error (closed callback, err 0) and the
- *     simulation then goes idle: no timer and no datagram left,
- *   - all of it within a generous virtual-time bound and step budget (a
- *     step-limit hit is a livelock, an idle simulation before the end a
- *     deadlock),
- *   - and every fourth seed, run again, gives the identical event trace.
- * A failure prints the seed and the command that replays it verbosely.
+ * a pair of links whose faults are drawn from the seed (random or bursty
+ * Gilbert-Elliott loss up to 30%, reordering, duplication, corruption,
+ * jitter, rate limits with drop-tail queues; one seed in ten also has a
+ * 0.2-5 s blackout of one or both links) send each other seed-chosen
+ * streams at the same time, read everything, shut down and close.
+ *
+ * Stream sizes: 0, 1 byte, a few segments, up to 1 MiB; every 50th seed
+ * (seed % 50 == 25) sends 1-8 MiB each way; `--mb N` makes the client
+ * send exactly N MiB and the server a quarter to all of that (the fixed
+ * 50 MiB seeds of the test suite).  Applications vary with the seed:
+ * writes of 1 byte to 32 KiB, writers that go idle between bursts,
+ * readers that pause for up to 2 s or read at a trickle through a tiny
+ * receive buffer (2-8 KiB, mostly 4 KiB), send buffers from 4 KiB.
+ *
+ * Per seed it must hold that
+ *   - every byte arrives exactly once and in order: each read is compared
+ *     with the stream at its offset, and the digest of all bytes read
+ *     equals the digest of all bytes the peer wrote;
+ *   - both sides see end-of-stream, then both connections end without
+ *     error (no closed() at all, since both sides release their handles
+ *     first) and the simulation goes idle: no timer, no datagram left;
+ *   - after every step, no connection of either endpoint buffers more
+ *     than the configured buffers: rcv_buffered <= rcvbuf and
+ *     snd_buffered <= sndbuf (tcpu_conn_get_info), nor has more bytes in
+ *     flight than the peer's rcvbuf (+ SYN, FIN, a probe byte) allows;
+ *   - every corrupted datagram a link delivered was dropped as malformed
+ *     and nothing else was: the endpoints' malformed-drop counters add up
+ *     to exactly the corrupted copies delivered, all of them bad checksums
+ *     or (a flip in the data offset) bad offsets;
+ *   - no deadlock or livelock: the run ends within a virtual-time bound
+ *     and a step budget that grow with the stream sizes, an idle
+ *     simulation before the end is a deadlock, and 30 virtual minutes
+ *     without progress (bytes written or read, a state change) a stall;
+ *   - and every fourth seed of at most 2 MiB, run again, gives the
+ *     identical event trace.
+ * A failure prints the seed and the command that replays it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,46 +45,83 @@
 #include "sim_common.h"
 
 #define SERVER_PORT 80
-#define MAX_STREAM (300 * 1024)
-/* Generous: the slowest seeds (30% loss on a 1 Mbit/s, 100 ms path with
- * timeout-only recovery) need a few minutes of virtual time. */
-#define VIRTUAL_LIMIT (2 * 3600 * TCPU_NS_PER_S)
-#define STEP_LIMIT 3000000
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+#define MS TCPU_NS_PER_MS
+#define SEC TCPU_NS_PER_S
 /* Virtual time starts well away from zero, where an unset time stamp
  * could pass for a real one. */
-#define T0 (1000 * TCPU_NS_PER_S)
+#define T0 (1000 * SEC)
+/* No progress at all for this long is a stall: the longest honest quiet
+ * spell is TIME_WAIT (60 s) or 60 retries backed off to rto_max (10 s). */
+#define STALL_LIMIT (30 * 60 * SEC)
+#define MAX_CHUNK (32 * KiB)
+
+typedef enum reader_kind {
+  READ_EAGER = 0, /* reads whenever data is there */
+  READ_PAUSES,    /* stops for pause_len after every pause_every bytes */
+  READ_TRICKLE    /* at most quota bytes per tick */
+} reader_kind;
+
+static const char *const reader_name[] = {"eager", "pauses", "trickle"};
 
 typedef struct side {
   const char *name;
   tcpu_conn *c;
-  int handle_open;          /* c is ours to use */
-  const uint8_t *out;
-  size_t out_len, written;
-  size_t chunk;             /* largest single write */
-  const uint8_t *expect;
+  const tcpu_settings *set;
+  int handle_open; /* c is ours to use */
+  int connected, shut, eof;
+  /* Writing: stream out_key, out_len bytes, writes of at most chunk.  A
+   * bursty writer goes idle for burst_gap after every burst bytes. */
+  uint64_t out_key;
+  size_t out_len, written, chunk;
+  uint64_t out_hash;
+  size_t burst, burst_left;
+  tcpu_duration burst_gap;
+  tcpu_tstamp write_at; /* idle until then; 0: writing */
+  /* The generated bytes [wb_off, wb_off + wb_len) of the stream. */
+  uint8_t *wbuf;
+  size_t wb_off, wb_len;
+  /* Reading: stream in_key, in_len bytes. */
+  uint64_t in_key;
   size_t in_len, readn;
-  int eof, shut, connected;
-  /* A slow reader stops for pause_len after every pause_every bytes, so
-   * the window closes and the sender must probe it (persist timer). */
-  size_t pause_every, next_pause;
+  uint64_t in_hash;
+  reader_kind rk;
+  size_t pause_every, next_pause; /* READ_PAUSES */
   tcpu_duration pause_len;
-  tcpu_tstamp paused_until; /* 0: reading */
+  size_t quota, quota_left;       /* READ_TRICKLE */
+  tcpu_duration tick;
+  tcpu_tstamp read_at; /* paused or out of quota until then; 0: reading */
+  /* Callbacks seen. */
   int closed_seen, closed_err;
   int closed_after_release; /* closed() after tcpu_conn_close: a bug */
   int reached_closed;       /* state_changed(..., CLOSED) seen */
   tcpu_state last;          /* latest state entered */
   unsigned states_seen;     /* bit per tcpu_state entered */
+  tcpu_conn_info info;      /* at tcpu_conn_close, for replays */
 } side;
 
 typedef struct world {
   tcpu_netsim sim;
   tcpu_endpoint *ep_c, *ep_s;
+  tcpu_settings set_c, set_s;
   tcpu_conn *listener;
   tcpu_conn *listener_was; /* only compared, never used after close */
   side cli, srv;
   sim_verdict v;
   int verbose;
   unsigned accepted;
+  sim_bufwatch bw_c, bw_s;
+  uint64_t state_changes;
+  uint64_t mark;          /* state changes + bytes written and read */
+  tcpu_tstamp mark_at;    /* when mark last moved */
+  /* A blackout: from blackout_at for blackout_len the links in
+   * blackout_dirs (bit 0: c>s, bit 1: s>c) lose everything. */
+  tcpu_tstamp blackout_at;
+  tcpu_duration blackout_len;
+  unsigned blackout_dirs;
+  int blackout_state; /* 0 before, 1 during, 2 over */
+  tcpu_link_cfg cfg_cs, cfg_sc;
 } world;
 
 static tcpu_tstamp now_of(world *w) { return w->sim.now; }
@@ -85,25 +145,54 @@ static side *side_of(world *w, tcpu_conn *c) {
 static void maybe_close(world *w, side *s) {
   if (s->handle_open && s->eof && s->shut) {
     say(w, s->name, "close");
+    tcpu_conn_get_info(s->c, &s->info);
     s->handle_open = 0;
     tcpu_conn_close(s->c, now_of(w));
   }
 }
 
+/* ---------------------------------------------------------------- write */
+
 static void pump_write(world *w, side *s) {
   while (s->handle_open && s->written < s->out_len) {
+    if (s->write_at) {
+      if (now_of(w) < s->write_at)
+        return;
+      s->write_at = 0;
+      s->burst_left = s->burst;
+      say(w, s->name, "writer resumes");
+    }
     size_t n = s->out_len - s->written;
     if (n > s->chunk)
       n = s->chunk;
-    tcpu_ssize r = tcpu_conn_write(s->c, s->out + s->written, n, now_of(w));
+    if (s->burst && n > s->burst_left)
+      n = s->burst_left;
+    if (s->written < s->wb_off || s->written + n > s->wb_off + s->wb_len) {
+      /* The rest of a partial write stays in wbuf for the next call. */
+      s->wb_off = s->written;
+      s->wb_len = n;
+      sim_stream_fill(s->out_key, s->wb_off, s->wbuf, s->wb_len);
+    }
+    const uint8_t *p = s->wbuf + (s->written - s->wb_off);
+    tcpu_ssize r = tcpu_conn_write(s->c, p, n, now_of(w));
     if (r == TCPU_ERR_AGAIN)
       return;
     if (r <= 0 || (size_t)r > n) {
-      sim_fail(&w->v, "%s: write returned %td (%s)", s->name, r,
-               tcpu_err_name((int)r));
+      sim_fail(&w->v, "%s: write returned %td (%s) after %zu of %zu bytes",
+               s->name, r, tcpu_err_name((int)r), s->written, s->out_len);
       return;
     }
+    s->out_hash = sim_hash(s->out_hash, p, (size_t)r);
     s->written += (size_t)r;
+    if (s->burst) {
+      s->burst_left -= (size_t)r;
+      if (s->burst_left == 0 && s->written < s->out_len) {
+        s->write_at = now_of(w) + s->burst_gap;
+        tcpu_netsim_wake_at(&w->sim, s->write_at);
+        say(w, s->name, "writer idles");
+        return;
+      }
+    }
   }
   /* The FIN waits for the handshake: data written in SYN_SENT is queued
    * (tcpu.h), a shutdown there is not part of this property. */
@@ -120,31 +209,52 @@ static void pump_write(world *w, side *s) {
   }
 }
 
-/* Whether a slow reader is in a pause now; starts one when due. */
-static int pausing(world *w, side *s) {
-  if (!s->pause_every || s->readn < s->next_pause)
-    return 0;
-  if (!s->paused_until) {
-    s->paused_until = now_of(w) + s->pause_len;
-    tcpu_netsim_wake_at(&w->sim, s->paused_until);
-    say(w, s->name, "reader pauses");
-    return 1;
+/* ----------------------------------------------------------------- read */
+
+/* How many bytes the reader takes now (0: none until read_at). */
+static size_t read_allowance(world *w, side *s) {
+  tcpu_tstamp now = now_of(w);
+  if (s->read_at) {
+    if (now < s->read_at)
+      return 0;
+    s->read_at = 0;
+    if (s->rk == READ_PAUSES) {
+      s->next_pause += s->pause_every;
+      say(w, s->name, "reader resumes");
+    } else {
+      s->quota_left = s->quota;
+    }
   }
-  if (now_of(w) < s->paused_until)
-    return 1;
-  s->paused_until = 0;
-  s->next_pause += s->pause_every;
-  say(w, s->name, "reader resumes");
-  return 0;
+  switch (s->rk) {
+  case READ_PAUSES:
+    if (s->readn >= s->next_pause) {
+      s->read_at = now + s->pause_len;
+      tcpu_netsim_wake_at(&w->sim, s->read_at);
+      say(w, s->name, "reader pauses");
+      return 0;
+    }
+    return s->next_pause - s->readn;
+  case READ_TRICKLE:
+    if (s->quota_left == 0) {
+      s->read_at = now + s->tick;
+      tcpu_netsim_wake_at(&w->sim, s->read_at);
+      return 0;
+    }
+    return s->quota_left;
+  default:
+    return SIZE_MAX;
+  }
 }
 
 static void pump_read(world *w, side *s) {
-  uint8_t buf[16384];
-  while (s->handle_open && !s->eof && !pausing(w, s)) {
-    size_t want = sizeof(buf);
-    if (s->pause_every && s->next_pause - s->readn < want)
-      want = s->next_pause - s->readn;
-    tcpu_ssize r = tcpu_conn_read(s->c, buf, want, now_of(w));
+  uint8_t buf[16384], want[16384];
+  while (s->handle_open && !s->eof) {
+    size_t n = read_allowance(w, s);
+    if (n == 0)
+      return;
+    if (n > sizeof(buf))
+      n = sizeof(buf);
+    tcpu_ssize r = tcpu_conn_read(s->c, buf, n, now_of(w));
     if (r == TCPU_ERR_AGAIN)
       return;
     if (r < 0) {
@@ -163,20 +273,29 @@ static void pump_read(world *w, side *s) {
       maybe_close(w, s);
       return;
     }
-    if (s->readn + (size_t)r > s->in_len) {
-      sim_fail(&w->v, "%s: %td bytes beyond the %zu sent", s->name,
-               (tcpu_ssize)(s->readn + (size_t)r - s->in_len), s->in_len);
+    if ((size_t)r > n) {
+      sim_fail(&w->v, "%s: read returned %td for a %zu-byte buffer", s->name,
+               r, n);
       return;
     }
-    if (memcmp(buf, s->expect + s->readn, (size_t)r) != 0) {
+    if (s->readn + (size_t)r > s->in_len) {
+      sim_fail(&w->v, "%s: %zu bytes beyond the %zu sent", s->name,
+               s->readn + (size_t)r - s->in_len, s->in_len);
+      return;
+    }
+    sim_stream_fill(s->in_key, s->readn, want, (size_t)r);
+    if (memcmp(buf, want, (size_t)r) != 0) {
       size_t k = 0;
-      while (buf[k] == s->expect[s->readn + k])
+      while (buf[k] == want[k])
         k++;
       sim_fail(&w->v, "%s: byte %zu differs (got 0x%02x, sent 0x%02x)",
-               s->name, s->readn + k, buf[k], s->expect[s->readn + k]);
+               s->name, s->readn + k, buf[k], want[k]);
       return;
     }
+    s->in_hash = sim_hash(s->in_hash, buf, (size_t)r);
     s->readn += (size_t)r;
+    if (s->rk == READ_TRICKLE)
+      s->quota_left -= (size_t)r;
   }
 }
 
@@ -251,6 +370,7 @@ static int on_state(tcpu_conn *c, tcpu_state from, tcpu_state to, void *ud) {
              tcpu_state_name(to));
     say(w, s ? s->name : "(other)", what);
   }
+  w->state_changes++;
   return 0;
 }
 
@@ -288,16 +408,107 @@ static const tcpu_callbacks callbacks = {
     .closed = on_closed,
 };
 
-/* Between steps: close the listener once the connection is accepted (not
- * inside its own accept callback), and stop when both sides are done. */
-static int transfer_done(tcpu_netsim *sim, void *arg) {
-  world *w = arg;
-  for (side *s = &w->cli; s; s = s == &w->cli ? &w->srv : NULL) {
-    if (s->paused_until && now_of(w) >= s->paused_until)
+/* ------------------------------------------------------- between steps */
+
+/* Application timers: a reader or writer whose wait is over acts now,
+ * one still waiting asks for a step when it ends. */
+static void run_app_timers(world *w, side *s) {
+  if (s->read_at) {
+    if (now_of(w) >= s->read_at)
       pump_read(w, s);
-    else if (s->paused_until)
-      tcpu_netsim_wake_at(sim, s->paused_until);
+    else
+      tcpu_netsim_wake_at(&w->sim, s->read_at);
   }
+  if (s->write_at) {
+    if (now_of(w) >= s->write_at)
+      pump_write(w, s);
+    else
+      tcpu_netsim_wake_at(&w->sim, s->write_at);
+  }
+}
+
+/* Steps at one virtual instant beyond this are a livelock: nothing in
+ * the core or the applications needs more than a handful. */
+#define SAME_TIME_STEPS 100000
+
+/* Starts and ends the blackout at its times. */
+static void run_blackout(world *w) {
+  if (!w->blackout_len || w->blackout_state == 2)
+    return;
+  tcpu_tstamp end = w->blackout_at + w->blackout_len;
+  tcpu_tstamp next = w->blackout_state == 0 ? w->blackout_at : end;
+  if (now_of(w) < next) {
+    tcpu_netsim_wake_at(&w->sim, next);
+    return;
+  }
+  for (unsigned d = 0; d < 2; d++) {
+    if (!(w->blackout_dirs & (1u << d)))
+      continue;
+    tcpu_link *l = tcpu_netsim_get_link(&w->sim, d, 1 - d);
+    tcpu_link_cfg cfg = d == 0 ? w->cfg_cs : w->cfg_sc;
+    if (w->blackout_state == 0)
+      cfg.loss = 1.0;
+    if (tcpu_link_set_cfg(l, &cfg) != 0)
+      sim_fail(&w->v, "blackout: tcpu_link_set_cfg failed");
+  }
+  say(w, "path", w->blackout_state == 0 ? "blackout begins" : "blackout ends");
+  w->blackout_state++;
+  if (w->blackout_state == 1)
+    tcpu_netsim_wake_at(&w->sim, end);
+}
+
+/* The invariants checked after every step: buffers within their bounds,
+ * progress within STALL_LIMIT, time moving. */
+static void check_step(world *w, uint64_t *same_time, tcpu_tstamp *last_t) {
+  char why[256];
+  if (sim_check_buffers(w->ep_c, &w->set_c, w->set_s.rcvbuf, &w->bw_c, why,
+                        sizeof(why)))
+    sim_fail(&w->v, "client endpoint: %s", why);
+  if (sim_check_buffers(w->ep_s, &w->set_s, w->set_c.rcvbuf, &w->bw_s, why,
+                        sizeof(why)))
+    sim_fail(&w->v, "server endpoint: %s", why);
+  uint64_t mark = w->state_changes + w->cli.written + w->cli.readn +
+                  w->srv.written + w->srv.readn;
+  if (mark != w->mark) {
+    w->mark = mark;
+    w->mark_at = now_of(w);
+  } else if (now_of(w) - w->mark_at > STALL_LIMIT) {
+    char t[32];
+    sim_fmt_time(t, sizeof(t), w->mark_at);
+    sim_fail(&w->v, "stalled: no byte written or read and no state change "
+             "since %s (client %s read %zu/%zu wrote %zu/%zu, server %s "
+             "read %zu/%zu wrote %zu/%zu)", t, tcpu_state_name(w->cli.last),
+             w->cli.readn, w->cli.in_len, w->cli.written, w->cli.out_len,
+             tcpu_state_name(w->srv.last), w->srv.readn, w->srv.in_len,
+             w->srv.written, w->srv.out_len);
+  }
+  if (now_of(w) == *last_t) {
+    if (++*same_time > SAME_TIME_STEPS)
+      sim_fail(&w->v, "livelock: %" PRIu64 " steps at one virtual instant",
+               *same_time);
+  } else {
+    *last_t = now_of(w);
+    *same_time = 0;
+  }
+}
+
+typedef struct done_ctx {
+  world *w;
+  uint64_t same_time;
+  tcpu_tstamp last_t;
+} done_ctx;
+
+/* Between steps: application timers, the invariants, closing the listener
+ * once the connection is accepted (not inside its own accept callback);
+ * stops when both sides are done or something failed. */
+static int transfer_done(tcpu_netsim *sim, void *arg) {
+  (void)sim;
+  done_ctx *d = arg;
+  world *w = d->w;
+  run_app_timers(w, &w->cli);
+  run_app_timers(w, &w->srv);
+  run_blackout(w);
+  check_step(w, &d->same_time, &d->last_t);
   if (w->listener && w->accepted) {
     tcpu_conn_close(w->listener, now_of(w));
     w->listener = NULL;
@@ -310,6 +521,14 @@ static int transfer_done(tcpu_netsim *sim, void *arg) {
          !w->cli.handle_open && !w->srv.handle_open;
 }
 
+/* Only the invariants, for the run to idleness after both closed. */
+static int idle_check(tcpu_netsim *sim, void *arg) {
+  (void)sim;
+  done_ctx *d = arg;
+  check_step(d->w, &d->same_time, &d->last_t);
+  return !d->w->v.ok;
+}
+
 /* ------------------------------------------------------------- one seed */
 
 typedef struct seed_result {
@@ -317,26 +536,85 @@ typedef struct seed_result {
   uint64_t trace_hash, trace_events;
   tcpu_tstamp elapsed;
   uint64_t steps;
+  uint64_t bytes;            /* stream bytes delivered, both ways */
+  uint64_t corrupted;        /* corrupted copies delivered */
+  uint64_t bad_checksum;     /* of which the checksum caught */
+  uint64_t dgrams;           /* datagrams sent */
 } seed_result;
 
-static void fill_stream(tcpu_link_rng *r, uint8_t *buf, size_t len) {
-  for (size_t i = 0; i < len; i += 8) {
-    uint64_t x = tcpu_link_rng_next(r);
-    for (size_t k = 0; k < 8 && i + k < len; k++)
-      buf[i + k] = (uint8_t)(x >> (8 * k));
+/* Stream sizes: empty, one byte, a few segments, or up to 1 MiB. */
+static size_t draw_size(tcpu_link_rng *r) {
+  uint64_t k = tcpu_link_rng_below(r, 20);
+  if (k == 0)
+    return 0;
+  if (k == 1)
+    return 1;
+  if (k <= 7)
+    return 2 + tcpu_link_rng_below(r, 4095);
+  if (k <= 15)
+    return 1 + tcpu_link_rng_below(r, 64 * KiB);
+  if (k <= 18)
+    return 1 + tcpu_link_rng_below(r, 300 * KiB);
+  return 1 + tcpu_link_rng_below(r, MiB);
+}
+
+/* The application behaviour of one side, drawn from r: how it writes
+ * out_len bytes and reads in_len, and the buffers that go with it. */
+static void draw_app(tcpu_link_rng *r, side *s, tcpu_settings *set) {
+  s->chunk = 1 + tcpu_link_rng_below(r, MAX_CHUNK);
+  if (tcpu_link_rng_chance(r, 0.15)) {
+    /* Bursts of 1 B-64 KiB, idle 1-500 ms between them, <= 2000 bursts. */
+    s->burst = 1 + tcpu_link_rng_below(r, 64 * KiB);
+    if (s->burst < s->out_len / 2000 + 1)
+      s->burst = s->out_len / 2000 + 1;
+    s->burst_left = s->burst;
+    s->burst_gap = (1 + tcpu_link_rng_below(r, 500)) * MS;
+  }
+  if (tcpu_link_rng_chance(r, 0.1))
+    set->sndbuf = (uint32_t)(4 * KiB);
+  uint64_t k = tcpu_link_rng_below(r, 20);
+  if (k < 3) {
+    /* At most 16 pauses of at most 2 s: slow, never hopeless. */
+    s->rk = READ_PAUSES;
+    s->pause_every = 1 + tcpu_link_rng_below(r, 32 * KiB);
+    if (s->pause_every < s->in_len / 16 + 1)
+      s->pause_every = s->in_len / 16 + 1;
+    s->next_pause = s->pause_every;
+    s->pause_len = (10 + tcpu_link_rng_below(r, 1991)) * MS;
+    /* A small buffer lets the pause close the window. */
+    if (tcpu_link_rng_chance(r, 0.7))
+      set->rcvbuf = (uint32_t)(8 * KiB + tcpu_link_rng_below(r, 56 * KiB + 1));
+  } else if (k < 6) {
+    /* A trickle through a tiny buffer: the window hovers near zero. */
+    s->rk = READ_TRICKLE;
+    set->rcvbuf = tcpu_link_rng_chance(r, 0.5)
+                      ? (uint32_t)(4 * KiB)
+                      : (uint32_t)(2 * KiB + tcpu_link_rng_below(r, 6 * KiB));
+    s->quota = 1 + tcpu_link_rng_below(r, 4 * KiB);
+    s->tick = (1 + tcpu_link_rng_below(r, 20)) * MS;
+    /* At most 5000 ticks. */
+    if (s->quota < s->in_len / 5000 + 1)
+      s->quota = s->in_len / 5000 + 1;
+    s->quota_left = s->quota;
   }
 }
 
-/* Stream sizes: an empty stream, a few segments, or up to MAX_STREAM. */
-static size_t draw_size(tcpu_link_rng *r) {
-  uint64_t k = tcpu_link_rng_below(r, 10);
-  if (k == 0)
-    return 0;
-  if (k <= 3)
-    return 1 + tcpu_link_rng_below(r, 4096);
-  if (k <= 7)
-    return 1 + tcpu_link_rng_below(r, 65536);
-  return 1 + tcpu_link_rng_below(r, MAX_STREAM);
+static void describe_side(const side *s, const tcpu_settings *set) {
+  printf("  %s: sends %zu bytes in writes of <= %zu", s->name, s->out_len,
+         s->chunk);
+  if (s->burst)
+    printf(", bursts of %zu then idle %.3f ms", s->burst,
+           (double)s->burst_gap / 1e6);
+  printf("; reader %s", reader_name[s->rk]);
+  if (s->rk == READ_PAUSES)
+    printf(" (%.3f ms after every %zu bytes)", (double)s->pause_len / 1e6,
+           s->pause_every);
+  else if (s->rk == READ_TRICKLE)
+    printf(" (%zu bytes every %.3f ms)", s->quota, (double)s->tick / 1e6);
+  printf("\n    mtu %u sndbuf %u rcvbuf %u ts %u sack %u ws %u nodelay %u "
+         "cc %s\n",
+         set->mtu, set->sndbuf, set->rcvbuf, set->timestamps, set->sack,
+         set->window_scaling, set->nodelay, set->cc[0] ? set->cc : "default");
 }
 
 static void check_endpoints(world *w) {
@@ -351,84 +629,112 @@ static void check_endpoints(world *w) {
              " closed", st.conns_opened, st.conns_closed);
 }
 
-static void run_seed(uint64_t seed, int verbose, seed_result *res,
-                     uint8_t *c2s, uint8_t *s2c) {
+/* Both streams complete, in order, each byte once. */
+static void check_streams(world *w) {
+  for (side *s = &w->cli; w->v.ok && s; s = s == &w->cli ? &w->srv : NULL) {
+    side *peer = s == &w->cli ? &w->srv : &w->cli;
+    if (!s->eof)
+      sim_fail(&w->v, "%s: no end of stream", s->name);
+    else if (peer->written != peer->out_len)
+      sim_fail(&w->v, "%s: wrote %zu of %zu bytes", peer->name, peer->written,
+               peer->out_len);
+    else if (s->readn != peer->written)
+      sim_fail(&w->v, "%s: read %zu bytes, %s wrote %zu", s->name, s->readn,
+               peer->name, peer->written);
+    else if (s->in_hash != peer->out_hash)
+      sim_fail(&w->v, "%s: digest of the bytes read %016" PRIx64 " is not "
+               "the digest %016" PRIx64 " of the bytes %s wrote", s->name,
+               s->in_hash, peer->out_hash, peer->name);
+  }
+}
+
+static void run_seed(uint64_t seed, const sim_args *a, int describe,
+                     int verbose, seed_result *res) {
   static const char *const names[] = {"c", "s"};
-  world w;
-  memset(&w, 0, sizeof(w));
+  static uint8_t wbuf_c[MAX_CHUNK], wbuf_s[MAX_CHUNK];
+  world *wp = calloc(1, sizeof(*wp));
   memset(res, 0, sizeof(*res));
-  w.v.ok = 1;
-  w.verbose = verbose;
+  if (!wp) {
+    res->v.ok = 0;
+    snprintf(res->v.why, sizeof(res->v.why), "out of memory");
+    return;
+  }
+  world *w = wp;
+  w->v.ok = 1;
+  w->verbose = verbose;
 
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, seed);
   tcpu_link_cfg cfg_cs, cfg_sc;
   sim_draw_link(&r, &cfg_cs, 1);
   sim_draw_link(&r, &cfg_sc, 1);
-  tcpu_settings set_c, set_s;
-  sim_settings(&r, &set_c);
-  sim_settings(&r, &set_s);
-  size_t n_cs = draw_size(&r), n_sc = draw_size(&r);
-  fill_stream(&r, c2s, n_cs);
-  fill_stream(&r, s2c, n_sc);
-  int early_write = tcpu_link_rng_chance(&r, 0.3);
-  size_t chunk_c = 1 + tcpu_link_rng_below(&r, 32768);
-  size_t chunk_s = 1 + tcpu_link_rng_below(&r, 32768);
-  size_t pause_every[2] = {0, 0};
-  tcpu_duration pause_len[2] = {0, 0};
-  for (int i = 0; i < 2; i++) {
-    if (tcpu_link_rng_chance(&r, 0.2)) {
-      /* At most 16 pauses of at most 2 s: slow, never hopeless. */
-      size_t in_len = i ? n_cs : n_sc;
-      pause_every[i] = 1 + tcpu_link_rng_below(&r, 32 * 1024);
-      if (pause_every[i] < in_len / 16 + 1)
-        pause_every[i] = in_len / 16 + 1;
-      pause_len[i] = (10 + tcpu_link_rng_below(&r, 1991)) * TCPU_NS_PER_MS;
-      /* A small buffer lets the pause close the window. */
-      if (tcpu_link_rng_chance(&r, 0.7))
-        (i ? &set_s : &set_c)->rcvbuf =
-            (uint32_t)(8192 + tcpu_link_rng_below(&r, 57345));
-    }
+  sim_settings(&r, &w->set_c);
+  sim_settings(&r, &w->set_s);
+  size_t n_cs, n_sc;
+  if (a->mb) {
+    n_cs = a->mb * MiB;
+    n_sc = a->mb * MiB * (1 + tcpu_link_rng_below(&r, 4)) / 4;
+  } else if (seed % 50 == 25) {
+    n_cs = MiB + tcpu_link_rng_below(&r, 7 * MiB + 1);
+    n_sc = MiB + tcpu_link_rng_below(&r, 7 * MiB + 1);
+  } else {
+    n_cs = draw_size(&r);
+    n_sc = draw_size(&r);
   }
+  uint64_t key_cs = tcpu_link_rng_next(&r), key_sc = tcpu_link_rng_next(&r);
+  int early_write = tcpu_link_rng_chance(&r, 0.3);
+  if (tcpu_link_rng_chance(&r, 0.1)) {
+    /* 0.2-5 s of total loss somewhere in the first 10 s: well within
+     * what 60 retries backed off to 10 s survive. */
+    w->blackout_at = T0 + tcpu_link_rng_below(&r, 10 * SEC);
+    w->blackout_len = (200 + tcpu_link_rng_below(&r, 4801)) * MS;
+    w->blackout_dirs = 1 + (unsigned)tcpu_link_rng_below(&r, 3);
+  }
+  w->cfg_cs = cfg_cs;
+  w->cfg_sc = cfg_sc;
+  w->cli = (side){.name = "client", .set = &w->set_c, .out_key = key_cs,
+                  .out_len = n_cs, .out_hash = SIM_HASH_INIT,
+                  .wbuf = wbuf_c, .in_key = key_sc, .in_len = n_sc,
+                  .in_hash = SIM_HASH_INIT};
+  w->srv = (side){.name = "server", .set = &w->set_s, .out_key = key_sc,
+                  .out_len = n_sc, .out_hash = SIM_HASH_INIT,
+                  .wbuf = wbuf_s, .in_key = key_cs, .in_len = n_cs,
+                  .in_hash = SIM_HASH_INIT};
+  draw_app(&r, &w->cli, &w->set_c);
+  draw_app(&r, &w->srv, &w->set_s);
 
-  w.cli = (side){.name = "client", .out = c2s, .out_len = n_cs,
-                 .chunk = chunk_c, .expect = s2c, .in_len = n_sc,
-                 .pause_every = pause_every[0], .next_pause = pause_every[0],
-                 .pause_len = pause_len[0]};
-  w.srv = (side){.name = "server", .out = s2c, .out_len = n_sc,
-                 .chunk = chunk_s, .expect = c2s, .in_len = n_cs,
-                 .pause_every = pause_every[1], .next_pause = pause_every[1],
-                 .pause_len = pause_len[1]};
-  if (verbose) {
-    printf("seed %" PRIu64 ": client sends %zu bytes (writes of <= %zu%s), "
-           "server sends %zu bytes (writes of <= %zu)\n",
-           seed, n_cs, chunk_c, early_write ? ", before the handshake" : "",
-           n_sc, chunk_s);
-    for (int i = 0; i < 2; i++) {
-      if (pause_every[i])
-        printf("  %s reader pauses %.3f ms after every %zu bytes\n",
-               i ? "server" : "client", (double)pause_len[i] / 1e6,
-               pause_every[i]);
-    }
+  uint64_t total = (uint64_t)n_cs + n_sc;
+  uint64_t step_limit = 1000000 + total / 8;
+  tcpu_tstamp deadline = T0 + 4 * 3600 * SEC + total / 256 * SEC;
+
+  if (describe) {
+    printf("seed %" PRIu64 ": client sends %zu bytes%s, server sends %zu "
+           "bytes\n", seed, n_cs,
+           early_write ? " (starting before the handshake)" : "", n_sc);
+    describe_side(&w->cli, &w->set_c);
+    describe_side(&w->srv, &w->set_s);
     sim_print_link(stdout, "c>s", &cfg_cs);
     sim_print_link(stdout, "s>c", &cfg_sc);
-    printf("  client: mtu %u sndbuf %u rcvbuf %u ts %u sack %u ws %u "
-           "nodelay %u\n", set_c.mtu, set_c.sndbuf, set_c.rcvbuf,
-           set_c.timestamps, set_c.sack, set_c.window_scaling, set_c.nodelay);
-    printf("  server: mtu %u sndbuf %u rcvbuf %u ts %u sack %u ws %u "
-           "nodelay %u\n", set_s.mtu, set_s.sndbuf, set_s.rcvbuf,
-           set_s.timestamps, set_s.sack, set_s.window_scaling, set_s.nodelay);
+    if (w->blackout_len) {
+      char t[32];
+      sim_fmt_time(t, sizeof(t), w->blackout_at);
+      printf("  blackout of %s at %s for %.3f ms\n",
+             w->blackout_dirs == 3 ? "both links"
+             : w->blackout_dirs == 1 ? "c>s" : "s>c",
+             t, (double)w->blackout_len / 1e6);
+    }
   }
 
   sim_tracer tr;
   sim_tracer_init(&tr, verbose, names);
-  int rc = tcpu_netsim_init(&w.sim, seed, T0);
+  done_ctx dc = {.w = w, .last_t = T0};
+  int rc = tcpu_netsim_init(&w->sim, seed, T0);
   if (rc != 0) {
-    sim_fail(&w.v, "netsim_init: %s", tcpu_err_name(rc));
-    res->v = w.v;
-    return;
+    sim_fail(&w->v, "netsim_init: %s", tcpu_err_name(rc));
+    goto out;
   }
-  tcpu_netsim_set_trace(&w.sim, sim_trace, &tr);
+  tcpu_netsim_set_trace(&w->sim, sim_trace, &tr);
+  w->mark_at = T0;
   uint8_t ip_c[4] = {10, 0, 0, 1}, ip_s[4] = {10, 0, 0, 2};
   tcpu_addr a_c, a_s;
   memset(&a_c, 0, sizeof(a_c));
@@ -436,101 +742,138 @@ static void run_seed(uint64_t seed, int verbose, seed_result *res,
   tcpu_addr_ipv4(&a_c, ip_c, 40000);
   tcpu_addr_ipv4(&a_s, ip_s, 40000);
 
-  if ((rc = tcpu_endpoint_new(&w.ep_c, &set_c, &callbacks, &w, T0)) != 0 ||
-      (rc = tcpu_endpoint_new(&w.ep_s, &set_s, &callbacks, &w, T0)) != 0) {
-    sim_fail(&w.v, "endpoint_new: %s", tcpu_err_name(rc));
+  if ((rc = tcpu_endpoint_new(&w->ep_c, &w->set_c, &callbacks, w, T0)) != 0 ||
+      (rc = tcpu_endpoint_new(&w->ep_s, &w->set_s, &callbacks, w, T0)) != 0) {
+    sim_fail(&w->v, "endpoint_new: %s", tcpu_err_name(rc));
     goto out;
   }
-  if (tcpu_netsim_add_node(&w.sim, &a_c, w.ep_c) != 0 ||
-      tcpu_netsim_add_node(&w.sim, &a_s, w.ep_s) != 1 ||
-      tcpu_netsim_add_path(&w.sim, 0, 1, &cfg_cs, &cfg_sc) != 0) {
-    sim_fail(&w.v, "netsim setup failed");
+  if (tcpu_netsim_add_node(&w->sim, &a_c, w->ep_c) != 0 ||
+      tcpu_netsim_add_node(&w->sim, &a_s, w->ep_s) != 1 ||
+      tcpu_netsim_add_path(&w->sim, 0, 1, &cfg_cs, &cfg_sc) != 0) {
+    sim_fail(&w->v, "netsim setup failed");
     goto out;
   }
-  rc = tcpu_listen(w.ep_s, SERVER_PORT, 8, &w.listener, T0);
-  w.listener_was = w.listener;
+  rc = tcpu_listen(w->ep_s, SERVER_PORT, 8, &w->listener, T0);
+  w->listener_was = w->listener;
   if (rc != 0) {
-    sim_fail(&w.v, "listen: %s", tcpu_err_name(rc));
+    sim_fail(&w->v, "listen: %s", tcpu_err_name(rc));
     goto out;
   }
-  rc = tcpu_connect(w.ep_c, &a_s, 0, SERVER_PORT, &w.cli.c, T0);
+  rc = tcpu_connect(w->ep_c, &a_s, 0, SERVER_PORT, &w->cli.c, T0);
   if (rc != 0) {
-    sim_fail(&w.v, "connect: %s", tcpu_err_name(rc));
+    sim_fail(&w->v, "connect: %s", tcpu_err_name(rc));
     goto out;
   }
-  w.cli.handle_open = 1;
-  w.cli.last = tcpu_conn_state(w.cli.c);
-  w.cli.states_seen |= 1u << w.cli.last;
+  w->cli.handle_open = 1;
+  w->cli.last = tcpu_conn_state(w->cli.c);
+  w->cli.states_seen |= 1u << w->cli.last;
   if (early_write)
-    pump_write(&w, &w.cli);
+    pump_write(w, &w->cli);
 
-  int how = tcpu_netsim_run(&w.sim, transfer_done, &w, T0 + VIRTUAL_LIMIT,
-                            STEP_LIMIT);
+  int how = tcpu_netsim_run(&w->sim, transfer_done, &dc, deadline, step_limit);
   if (how != TCPU_NETSIM_DONE) {
-    sim_fail(&w.v, "run ended %s before both sides were done "
-             "(client read %zu/%zu eof %d %s, server read %zu/%zu eof %d "
-             "%s)", tcpu_netsim_result_name(how), w.cli.readn, w.cli.in_len,
-             w.cli.eof, tcpu_state_name(w.cli.last), w.srv.readn,
-             w.srv.in_len, w.srv.eof, tcpu_state_name(w.srv.last));
+    sim_fail(&w->v, "run ended %s before both sides were done "
+             "(client read %zu/%zu wrote %zu/%zu eof %d %s, server read "
+             "%zu/%zu wrote %zu/%zu eof %d %s)", tcpu_netsim_result_name(how),
+             w->cli.readn, w->cli.in_len, w->cli.written, w->cli.out_len,
+             w->cli.eof, tcpu_state_name(w->cli.last), w->srv.readn,
+             w->srv.in_len, w->srv.written, w->srv.out_len, w->srv.eof,
+             tcpu_state_name(w->srv.last));
   }
-  if (w.v.ok) {
+  if (w->v.ok) {
     /* Both connections are gone: nothing may remain scheduled. */
-    uint64_t left = STEP_LIMIT > w.sim.stats.steps
-                        ? STEP_LIMIT - w.sim.stats.steps
+    uint64_t left = step_limit > w->sim.stats.steps
+                        ? step_limit - w->sim.stats.steps
                         : 0;
-    how = tcpu_netsim_run(&w.sim, NULL, NULL, T0 + VIRTUAL_LIMIT, left);
-    if (how != TCPU_NETSIM_IDLE)
-      sim_fail(&w.v, "after both closed the simulation did not go idle: %s",
+    how = tcpu_netsim_run(&w->sim, idle_check, &dc, deadline, left);
+    if (w->v.ok && how != TCPU_NETSIM_IDLE)
+      sim_fail(&w->v, "after both closed the simulation did not go idle: %s",
                tcpu_netsim_result_name(how));
   }
-  if (w.v.ok) {
-    if (!w.cli.eof || !w.srv.eof)
-      sim_fail(&w.v, "end of stream missing (client %d, server %d)",
-               w.cli.eof, w.srv.eof);
-    else if (w.cli.readn != n_sc || w.srv.readn != n_cs)
-      sim_fail(&w.v, "short read (client %zu/%zu, server %zu/%zu)",
-               w.cli.readn, n_sc, w.srv.readn, n_cs);
-  }
-  if (w.v.ok) {
+  check_streams(w);
+  if (w->v.ok) {
     /* A side that sent its FIN first goes through TIME_WAIT; one of them
-     * must have, and neither may have left ESTABLISHED by another path. */
+     * must have, and both must have been established. */
     unsigned tw = 1u << TCPU_TIME_WAIT;
-    if (!(w.cli.states_seen & tw) && !(w.srv.states_seen & tw))
-      sim_fail(&w.v, "neither side passed TIME_WAIT");
-    if (!(w.cli.states_seen & (1u << TCPU_ESTABLISHED)) ||
-        !(w.srv.states_seen & (1u << TCPU_ESTABLISHED)))
-      sim_fail(&w.v, "a side never reached ESTABLISHED");
-    check_endpoints(&w);
+    if (!(w->cli.states_seen & tw) && !(w->srv.states_seen & tw))
+      sim_fail(&w->v, "neither side passed TIME_WAIT");
+    if (!(w->cli.states_seen & (1u << TCPU_ESTABLISHED)) ||
+        !(w->srv.states_seen & (1u << TCPU_ESTABLISHED)))
+      sim_fail(&w->v, "a side never reached ESTABLISHED");
+    check_endpoints(w);
   }
   /* tcpu.h: closed() comes only while the application holds the handle;
    * these sides released theirs after EOF, so it must not have come. */
-  for (side *s = &w.cli; w.v.ok && s; s = s == &w.cli ? &w.srv : NULL) {
+  for (side *s = &w->cli; w->v.ok && s; s = s == &w->cli ? &w->srv : NULL) {
     if (s->closed_after_release)
-      sim_fail(&w.v, "%s: closed() called after tcpu_conn_close", s->name);
+      sim_fail(&w->v, "%s: closed() called after tcpu_conn_close", s->name);
+  }
+  if (w->v.ok) {
+    uint64_t bad = sim_malformed_drops(w->ep_c) + sim_malformed_drops(w->ep_s);
+    if (bad != w->sim.stats.delivered_corrupted)
+      sim_fail(&w->v, "the links delivered %" PRIu64 " corrupted datagrams "
+               "but the endpoints dropped %" PRIu64 " as malformed",
+               w->sim.stats.delivered_corrupted, bad);
+    /* The checksum is verified right after the data offset, before any
+     * option is parsed: a flipped bit shows as a bad checksum, or as a bad
+     * offset when it broke the offset itself, never as anything else. */
+    for (int i = 0; i < 2; i++) {
+      tcpu_endpoint_stats st;
+      tcpu_endpoint_get_stats(i ? w->ep_s : w->ep_c, &st);
+      if (st.drop_short || st.drop_bad_option || st.drop_bad_sack)
+        sim_fail(&w->v, "%s endpoint: %" PRIu64 " short, %" PRIu64 " bad "
+                 "option and %" PRIu64 " bad SACK drops: the checksum "
+                 "should have caught them first", i ? "server" : "client",
+                 st.drop_short, st.drop_bad_option, st.drop_bad_sack);
+    }
   }
 
 out:
-  if (verbose && w.ep_c && w.ep_s) {
-    sim_print_stats(stdout, "client", w.ep_c);
-    sim_print_stats(stdout, "server", w.ep_s);
+  if (describe && w->ep_c && w->ep_s) {
+    sim_print_stats(stdout, "client", w->ep_c);
+    sim_print_stats(stdout, "server", w->ep_s);
+    printf("  largest buffers seen: client rcv %" PRIu32 " snd %" PRIu32
+           " in flight %" PRIu32 ", server rcv %" PRIu32 " snd %" PRIu32
+           " in flight %" PRIu32 "\n",
+           w->bw_c.max_rcv, w->bw_c.max_snd, w->bw_c.max_unacked,
+           w->bw_s.max_rcv, w->bw_s.max_snd, w->bw_s.max_unacked);
+    printf("  corrupted datagrams delivered: %" PRIu64 "\n",
+           w->sim.stats.delivered_corrupted);
+    for (side *s = &w->cli; s; s = s == &w->cli ? &w->srv : NULL) {
+      /* A handle still held (the run failed) shows where it stands. */
+      if (s->handle_open)
+        tcpu_conn_get_info(s->c, &s->info);
+      sim_print_info(stdout, s->name, &s->info);
+    }
   }
-  res->elapsed = w.sim.now - T0;
-  res->steps = w.sim.stats.steps;
+  res->elapsed = w->sim.now - T0;
+  res->steps = w->sim.stats.steps;
   res->trace_hash = tr.hash;
   res->trace_events = tr.events;
-  if (!w.v.ok && !verbose) {
+  res->bytes = (uint64_t)w->cli.readn + w->srv.readn;
+  res->corrupted = w->sim.stats.delivered_corrupted;
+  res->dgrams = w->sim.stats.sent;
+  if (w->ep_c && w->ep_s) {
+    tcpu_endpoint_stats st;
+    tcpu_endpoint_get_stats(w->ep_c, &st);
+    res->bad_checksum = st.drop_bad_checksum;
+    tcpu_endpoint_get_stats(w->ep_s, &st);
+    res->bad_checksum += st.drop_bad_checksum;
+  }
+  if (!w->v.ok && !describe) {
     char t[32];
     sim_fmt_time(t, sizeof(t), res->elapsed);
-    snprintf(w.v.why + strlen(w.v.why), sizeof(w.v.why) - strlen(w.v.why),
+    snprintf(w->v.why + strlen(w->v.why), sizeof(w->v.why) - strlen(w->v.why),
              " [virtual %s s, %" PRIu64 " steps]", t, res->steps);
   }
   /* Handles the application still holds die with their endpoints. */
-  tcpu_netsim_free(&w.sim);
-  if (w.ep_c)
-    tcpu_endpoint_del(w.ep_c);
-  if (w.ep_s)
-    tcpu_endpoint_del(w.ep_s);
-  res->v = w.v;
+  tcpu_netsim_free(&w->sim);
+  if (w->ep_c)
+    tcpu_endpoint_del(w->ep_c);
+  if (w->ep_s)
+    tcpu_endpoint_del(w->ep_s);
+  res->v = w->v;
+  free(wp);
 }
 
 /* Holds on to blocks of every small size class so that a second run gets
@@ -561,24 +904,21 @@ static void heap_unshake(void **held) {
 
 int main(int argc, char **argv) {
   sim_args a;
-  if (sim_parse_args(&a, argc, argv, 1000) != 0)
+  if (sim_parse_args(&a, argc, argv, 1000, 1) != 0)
     return 2;
-  uint8_t *c2s = malloc(MAX_STREAM), *s2c = malloc(MAX_STREAM);
-  if (!c2s || !s2c) {
-    fprintf(stderr, "sim_transfer: out of memory\n");
-    return 2;
-  }
-  uint64_t passed = 0, failed = 0;
+  uint64_t passed = 0, failed = 0, bytes = 0, corrupted = 0, caught = 0;
+  uint64_t dgrams = 0, max_steps = 0;
+  tcpu_tstamp max_elapsed = 0;
   for (uint64_t seed = a.first; seed < a.end; seed++) {
     seed_result res;
-    run_seed(seed, a.verbose, &res, c2s, s2c);
-    if (seed % 4 == 0) {
+    run_seed(seed, &a, a.single || a.verbose, a.verbose, &res);
+    if (seed % 4 == 0 && !a.mb && res.bytes <= 2 * MiB) {
       /* Same seed, same events: anything else is hidden state (an
        * uninitialised read, a clock, a pointer, a global) in the core or
        * the lab, and would make the replay command lie. */
       seed_result again;
       void **held = heap_shake();
-      run_seed(seed, 0, &again, c2s, s2c);
+      run_seed(seed, &a, 0, 0, &again);
       heap_unshake(held);
       if (again.trace_hash != res.trace_hash ||
           again.trace_events != res.trace_events) {
@@ -596,9 +936,17 @@ int main(int argc, char **argv) {
                    sizeof(res.v.why) - strlen(res.v.why), "; and %s", msg);
       }
     }
+    bytes += res.bytes;
+    corrupted += res.corrupted;
+    caught += res.bad_checksum;
+    dgrams += res.dgrams;
+    if (res.steps > max_steps)
+      max_steps = res.steps;
+    if (res.elapsed > max_elapsed)
+      max_elapsed = res.elapsed;
     if (res.v.ok) {
       passed++;
-      if (a.verbose) {
+      if (a.single || a.verbose) {
         char t[32];
         sim_fmt_time(t, sizeof(t), res.elapsed);
         printf("seed %" PRIu64 ": ok (virtual %s s, %" PRIu64 " steps)\n",
@@ -607,12 +955,16 @@ int main(int argc, char **argv) {
     } else {
       failed++;
       printf("sim_transfer: seed %" PRIu64 " FAILED: %s\n", seed, res.v.why);
-      printf("  replay: %s --seed %" PRIu64 "\n", a.argv0, seed);
+      sim_print_replay(stdout, &a, seed);
+      fflush(stdout);
     }
   }
-  free(c2s);
-  free(s2c);
-  printf("sim_transfer: %" PRIu64 " seeds passed, %" PRIu64 " failed\n",
-         passed, failed);
+  char t[32];
+  sim_fmt_time(t, sizeof(t), max_elapsed);
+  printf("sim_transfer: %" PRIu64 " seeds passed, %" PRIu64 " failed; %.1f "
+         "MB delivered in %" PRIu64 " datagrams; %" PRIu64 " corrupted "
+         "datagrams delivered, %" PRIu64 " caught by the checksum; longest "
+         "run %s s virtual, %" PRIu64 " steps\n", passed, failed,
+         (double)bytes / 1e6, dgrams, corrupted, caught, t, max_steps);
   return failed ? 1 : 0;
 }

@@ -14,8 +14,16 @@
  *   - time is tcpu_tstamp, uint64_t nanoseconds of a monotonic clock the
  *     caller chooses; UINT64_MAX (TCPU_TSTAMP_NONE) means "none";
  *   - `now` is always the last parameter;
- *   - callbacks never re-enter tcpu_endpoint_recv/send/handle_expiry; they
- *     may call tcpu_conn_read/write/shutdown/close/accept.
+ *   - callbacks (tcpu_callbacks) run at the end of tcpu_endpoint_recv,
+ *     _send and _handle_expiry, once the core is consistent again.  From
+ *     them the application may call any function of this header except
+ *     tcpu_endpoint_recv, _send, _handle_expiry and _del on the endpoint
+ *     whose callback runs.  state_changed is the exception: it runs in the
+ *     middle of processing and may only use the calls marked "any" below.
+ *     Each function's comment ends with where it may be called:
+ *       "Callbacks: any"  also from state_changed (pure or read-only);
+ *       "Callbacks: yes"  from every callback but state_changed;
+ *       "Callbacks: no"   never from this endpoint's callbacks;
  *   - bad datagrams are never errors of the call that fed them: they are
  *     counted in tcpu_endpoint_stats and dropped.
  */
@@ -71,12 +79,14 @@ typedef enum tcpu_err {
 #undef TCPU_ERR_ENUM_
 } tcpu_err;
 
-/* Human-readable message; "unknown error" for codes outside the map. */
+/* Human-readable message; "unknown error" for codes outside the map.
+ * Cannot fail.  Callbacks: any. */
 TCPU_EXTERN const char *tcpu_strerror(int err);
-/* "TCPU_ERR_TIMEDOUT" style name; "TCPU_ERR_UNKNOWN" outside the map. */
+/* "TCPU_ERR_TIMEDOUT" style name; "TCPU_ERR_UNKNOWN" outside the map.
+ * Cannot fail.  Callbacks: any. */
 TCPU_EXTERN const char *tcpu_err_name(int err);
 /* Nonzero when the error ends the connection (RESET, REFUSED, TIMEDOUT,
- * ABORTED, PROTO, NOMEM). */
+ * ABORTED, PROTO, NOMEM).  Cannot fail.  Callbacks: any. */
 TCPU_EXTERN int tcpu_err_is_fatal(int err);
 
 /* ------------------------------------------------------------- addresses */
@@ -93,8 +103,11 @@ typedef struct tcpu_addr {
   uint32_t scope_id; /* IPv6 scope, else 0 */
 } tcpu_addr;
 
+/* Nonzero when a and b have the same family, port and address (IPv6: and
+ * scope).  Cannot fail.  Callbacks: any. */
 TCPU_EXTERN int tcpu_addr_equal(const tcpu_addr *a, const tcpu_addr *b);
-/* Fills an IPv4 address from 4 bytes in network order and a host-order port. */
+/* Fills an IPv4 address from 4 bytes in network order and a host-order
+ * port.  Cannot fail.  Callbacks: any. */
 TCPU_EXTERN void tcpu_addr_ipv4(tcpu_addr *a, const uint8_t ip[4],
                                 uint16_t port);
 
@@ -117,7 +130,8 @@ typedef enum tcpu_state {
 
 #define TCPU_STATE_COUNT 11
 
-/* "ESTABLISHED" style name, "UNKNOWN" outside the enum. */
+/* "ESTABLISHED" style name, "UNKNOWN" outside the enum.  Cannot fail.
+ * Callbacks: any. */
 TCPU_EXTERN const char *tcpu_state_name(tcpu_state s);
 
 /* -------------------------------------------------------------- settings */
@@ -168,6 +182,8 @@ typedef struct tcpu_settings {
   uint8_t secret[32];
 } tcpu_settings;
 
+/* Fills *s with the defaults (README.md, "Defaults"); change fields, then
+ * pass it to tcpu_endpoint_new.  Cannot fail.  Callbacks: any. */
 TCPU_EXTERN void tcpu_settings_default(tcpu_settings *s);
 
 /* ------------------------------------------------------------- callbacks */
@@ -201,20 +217,27 @@ typedef struct tcpu_callbacks {
 
 /* -------------------------------------------------------------- endpoint */
 
-/* Creates an endpoint: one UDP socket's worth of TCP.  Errors: INVAL (bad
- * settings), NOMEM. */
+/* Creates an endpoint: one UDP socket's worth of TCP.  settings and
+ * callbacks are copied; user_data is returned by
+ * tcpu_endpoint_get_user_data and is the first user_data of its
+ * connections.  Errors: INVAL (NULL pep or settings, bad settings), NOMEM.
+ * Callbacks: yes (the new endpoint is another one). */
 TCPU_EXTERN int tcpu_endpoint_new(tcpu_endpoint **pep,
                                   const tcpu_settings *settings,
                                   const tcpu_callbacks *callbacks,
                                   void *user_data, tcpu_tstamp now);
 /* Frees the endpoint and every connection in it, sending nothing.  Handles
- * the application still holds become invalid. */
+ * the application still holds become invalid.  NULL is ignored.  Cannot
+ * fail.  Callbacks: no. */
 TCPU_EXTERN void tcpu_endpoint_del(tcpu_endpoint *ep);
+/* The user_data given to tcpu_endpoint_new.  Callbacks: any. */
 TCPU_EXTERN void *tcpu_endpoint_get_user_data(const tcpu_endpoint *ep);
 
-/* Feeds one received UDP datagram.  Malformed or unwanted datagrams are
- * counted and dropped and still return 0.  Errors: CALLBACK_FAILURE,
- * NOMEM. */
+/* Feeds one received UDP datagram from `from`; the callbacks its events
+ * cause run before it returns.  Malformed or unwanted datagrams are
+ * counted and dropped and still return 0.  Errors: INVAL (NULL ep or
+ * from), CALLBACK_FAILURE (a callback returned it; the datagram was
+ * processed), NOMEM.  Callbacks: no. */
 TCPU_EXTERN int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
                                    const uint8_t *dgram, size_t len,
                                    tcpu_tstamp now);
@@ -222,18 +245,24 @@ TCPU_EXTERN int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
 /* Writes the next datagram that is due into buf and its destination into
  * *to.  Returns its length, 0 when nothing is due (idle, or limited by the
  * window, congestion window or pacing), or NOBUF when buflen is smaller
- * than the largest datagram the endpoint may produce (tcpu_endpoint_max_dgram).
- * Call until it returns 0. */
+ * than the largest datagram the endpoint may produce (tcpu_endpoint_max_dgram),
+ * or INVAL (NULL argument), or CALLBACK_FAILURE.  Call until it returns 0.
+ * Callbacks: no. */
 TCPU_EXTERN tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to,
                                           uint8_t *buf, size_t buflen,
                                           tcpu_tstamp now);
-/* The largest datagram tcpu_endpoint_send can produce. */
+/* The largest datagram tcpu_endpoint_send can produce: the MTU less the
+ * IPv4 and UDP headers.  Callbacks: any. */
 TCPU_EXTERN size_t tcpu_endpoint_max_dgram(const tcpu_endpoint *ep);
 
-/* The earliest deadline of any timer, TCPU_TSTAMP_NONE if none. */
+/* The earliest deadline of any timer, TCPU_TSTAMP_NONE if none.  Ask again
+ * after every recv, send and handle_expiry (and after the application's
+ * calls), since each may move it.  Callbacks: any. */
 TCPU_EXTERN tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep);
-/* Runs every timer due at now.  Then call tcpu_endpoint_send.  Errors:
- * CALLBACK_FAILURE. */
+/* Runs every timer due at now (retransmission, delayed ACK, persist,
+ * keepalive, TIME_WAIT, pacing, ...); the callbacks they cause run before
+ * it returns.  Then call tcpu_endpoint_send.  Calling it early is
+ * harmless.  Errors: CALLBACK_FAILURE.  Callbacks: no. */
 TCPU_EXTERN int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep,
                                             tcpu_tstamp now);
 
@@ -248,6 +277,7 @@ typedef struct tcpu_endpoint_stats {
   uint64_t drop_bad_flags;    /* SYN+RST, SYN+FIN and similar */
   uint64_t drop_no_conn;      /* no connection or listener (RST sent) */
   uint64_t drop_unacceptable; /* failed the RFC 9293 §3.10.7.4 checks */
+  uint64_t drop_no_timestamp; /* no TSopt after timestamps were agreed */
   uint64_t out_of_order;      /* segments beyond RCV.NXT, reassembled */
   uint64_t drop_reassembly;   /* out-of-order data the reassembly refused */
   uint64_t rst_sent, rst_received;
@@ -259,6 +289,7 @@ typedef struct tcpu_endpoint_stats {
   uint64_t conns_opened, conns_closed;
 } tcpu_endpoint_stats;
 
+/* Copies the endpoint's counters into *st.  Cannot fail.  Callbacks: any. */
 TCPU_EXTERN void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
                                          tcpu_endpoint_stats *st);
 
@@ -267,7 +298,7 @@ TCPU_EXTERN void tcpu_endpoint_get_stats(const tcpu_endpoint *ep,
  * fn returns nonzero, and returns that value (0 when all were visited).
  * fn must not open, close or otherwise change connections.  This is how
  * status tools (`tcpu show`) and tests see connections the application
- * holds no handle for. */
+ * holds no handle for.  Callbacks: any. */
 TCPU_EXTERN int tcpu_endpoint_foreach_conn(const tcpu_endpoint *ep,
                                            int (*fn)(const tcpu_conn *c,
                                                      void *arg),
@@ -277,18 +308,27 @@ TCPU_EXTERN int tcpu_endpoint_foreach_conn(const tcpu_endpoint *ep,
 
 /* Opens a listener on TCP port `port` (1..65535).  backlog bounds both the
  * SYN queue and the accept queue (>= 1).  The listener is a tcpu_conn in
- * LISTEN; free it with tcpu_conn_close.  Errors: INVAL, ADDRINUSE, NOMEM. */
+ * LISTEN; free it with tcpu_conn_close.  Errors: INVAL (NULL argument,
+ * port 0, backlog < 1, settings.cc names no algorithm), ADDRINUSE (a
+ * listener on that port), NOMEM.  Callbacks: yes. */
 TCPU_EXTERN int tcpu_listen(tcpu_endpoint *ep, uint16_t port, int backlog,
                             tcpu_conn **plistener, tcpu_tstamp now);
 
-/* Takes the oldest established connection off the listener's accept queue.
- * Errors: AGAIN when it is empty, INVAL when c is no listener. */
+/* Takes the oldest established connection off the listener's accept queue;
+ * the application then holds its handle (user_data: the listener's, until
+ * tcpu_conn_set_user_data).  Data or a FIN that came while it waited is
+ * announced by readable().  Errors: AGAIN when it is empty, INVAL when c
+ * is no listener.  Callbacks: yes. */
 TCPU_EXTERN int tcpu_accept(tcpu_conn *listener, tcpu_conn **pc);
 
 /* Starts an active open (SYN_SENT) to TCP port remote_port at the peer's
  * UDP address.  local_port 0 picks an ephemeral port (RFC 6056
- * style: hashed start, linear probe).  Errors: INVAL, ADDRINUSE,
- * ADDRNOTAVAIL, NOMEM. */
+ * style: hashed start, linear probe).  The SYN goes out with the next
+ * tcpu_endpoint_send; connected() or closed(REFUSED/TIMEDOUT/RESET)
+ * follows.  Errors: INVAL (NULL argument, remote_port 0, unknown family,
+ * settings.cc names no algorithm), ADDRINUSE (local_port given and the
+ * 4-tuple taken), ADDRNOTAVAIL (no free ephemeral port), NOMEM.
+ * Callbacks: yes. */
 TCPU_EXTERN int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer,
                              uint16_t local_port, uint16_t remote_port,
                              tcpu_conn **pc, tcpu_tstamp now);
@@ -297,34 +337,49 @@ TCPU_EXTERN int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer,
  * Errors: AGAIN (send buffer full; writable() follows), PIPE (shut down
  * for writing), NOTCONN (never connected), and the connection's pending
  * error (RESET, REFUSED, TIMEDOUT) once it has failed.  Writing in
- * SYN_SENT/SYN_RCVD queues the data for after the handshake. */
+ * SYN_SENT/SYN_RCVD queues the data for after the handshake.  INVAL for
+ * NULL c, or NULL data with len > 0.  len 0 returns 0.  Callbacks: yes. */
 TCPU_EXTERN tcpu_ssize tcpu_conn_write(tcpu_conn *c, const uint8_t *data,
                                        size_t len, tcpu_tstamp now);
 
 /* Copies up to len received bytes out; returns the count (> 0), 0 at end
  * of stream (the peer's FIN), AGAIN when nothing is ready yet, or the
- * connection's error (RESET, REFUSED, TIMEDOUT). */
+ * connection's error (RESET, REFUSED, TIMEDOUT).  NOTCONN on a listener
+ * or a connection closed without FIN or error; INVAL for NULL c, or NULL
+ * buf with len > 0.  A read of length 0 reports what an empty receive
+ * queue would (0, the error, NOTCONN or AGAIN).  Reading opens the
+ * receive window again.  Callbacks: yes. */
 TCPU_EXTERN tcpu_ssize tcpu_conn_read(tcpu_conn *c, uint8_t *buf, size_t len,
                                       tcpu_tstamp now);
 
 /* Half-close: a FIN follows the queued data; reading goes on.  Errors:
- * NOTCONN (listener or never connected). Repeated calls are no-ops. */
+ * NOTCONN (listener or never connected), the connection's error once it
+ * failed, INVAL (NULL c).  Repeated calls are no-ops.  Before the
+ * handshake completes the FIN waits for it.  Callbacks: yes. */
 TCPU_EXTERN int tcpu_conn_shutdown(tcpu_conn *c, tcpu_tstamp now);
 
 /* Releases the handle.  The core finishes the close by itself (FIN,
  * FIN_WAIT_*, TIME_WAIT) and frees the connection when it is done.  Unread
  * received data turns the close into a reset (RFC 9293 §3.10.4, RFC 2525
  * §2.17), as in Linux.  Closing a listener resets its queued connections.
- * The handle is invalid after this call. */
+ * The handle is invalid after this call; no callback names it again.
+ * NULL is ignored.  Cannot fail.  Callbacks: yes. */
 TCPU_EXTERN void tcpu_conn_close(tcpu_conn *c, tcpu_tstamp now);
 
-/* Sends RST (if synchronized) and releases the handle at once. */
+/* Sends RST (if synchronized) and releases the handle at once; queued
+ * data is discarded.  On a listener it is tcpu_conn_close.  NULL is
+ * ignored.  Cannot fail.  Callbacks: yes. */
 TCPU_EXTERN void tcpu_conn_abort(tcpu_conn *c, tcpu_tstamp now);
 
+/* The RFC 9293 state.  Callbacks: any. */
 TCPU_EXTERN tcpu_state tcpu_conn_state(const tcpu_conn *c);
-/* The error that ended the connection, 0 if none. */
+/* The error that ended the connection (RESET, REFUSED, TIMEDOUT, ABORTED),
+ * 0 if none.  Callbacks: any. */
 TCPU_EXTERN int tcpu_conn_error(const tcpu_conn *c);
+/* The endpoint the connection belongs to.  Callbacks: any. */
 TCPU_EXTERN tcpu_endpoint *tcpu_conn_endpoint(const tcpu_conn *c);
+/* The pointer passed to the connection's callbacks; see tcpu_callbacks for
+ * where it starts.  Callbacks: any. */
 TCPU_EXTERN void tcpu_conn_set_user_data(tcpu_conn *c, void *user_data);
 TCPU_EXTERN void *tcpu_conn_get_user_data(const tcpu_conn *c);
 
@@ -342,8 +397,10 @@ typedef enum tcpu_conn_opt {
                                 right after tcpu_connect or on a listener,
                                 whose connections inherit it */
 } tcpu_conn_opt;
-/* Errors: INVAL for an unknown option or a value out of range, STATE for
- * RCVBUF after the SYN went out, NOMEM. */
+/* Sets one option (tcpu_conn_opt); on a listener the connections it
+ * accepts inherit it.  Errors: INVAL for NULL c, an unknown option or a
+ * value out of range, STATE for RCVBUF after the SYN went out, NOMEM.
+ * Callbacks: yes. */
 TCPU_EXTERN int tcpu_conn_setopt(tcpu_conn *c, tcpu_conn_opt opt,
                                  uint64_t value);
 
@@ -371,6 +428,9 @@ typedef struct tcpu_conn_info {
   uint64_t spurious_undos, tlp_probes, fast_recoveries, paws_drops;
 } tcpu_conn_info;
 
+/* Fills *ci (zeroed first) with the connection's snapshot; also valid for a
+ * listener and after the connection ended, while the handle is held.
+ * Cannot fail.  Callbacks: any. */
 TCPU_EXTERN void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci);
 
 #ifdef __cplusplus

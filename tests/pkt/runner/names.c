@@ -114,7 +114,7 @@ static const struct {
     STAT(drop_short),         STAT(drop_bad_offset),
     STAT(drop_bad_option),    STAT(drop_bad_sack),
     STAT(drop_bad_checksum),  STAT(drop_bad_flags),
-    STAT(drop_no_conn),       STAT(drop_unacceptable),
+    STAT(drop_no_conn),       STAT(drop_unacceptable), STAT(drop_no_timestamp),
     STAT(out_of_order), STAT(drop_reassembly),  STAT(rst_sent),
     STAT(rst_received),       STAT(challenge_acks),
     STAT(syn_queue_overflow), STAT(accept_queue_overflow),
@@ -133,48 +133,89 @@ long pkt_stat_offset(const char *name) {
 
 /* ------------------------------------------------------------- conn info */
 
-enum {
-  I_SND_MSS, I_RCV_MSS, I_SND_WSCALE, I_RCV_WSCALE, I_TIMESTAMPS, I_SACK,
-  I_RTO_MS, I_SRTT_MS, I_CWND, I_SSTHRESH, I_SND_WND, I_RCV_WND, I_UNACKED,
-  I_RETRANSMITS, I_TIMEOUTS, I_COUNT
-};
+/* Durations are read in whole milliseconds (truncated). */
+#define MS(f) ((uint64_t)(ci->f / TCPU_NS_PER_MS))
 
-static const char *const infos[I_COUNT] = {
-    "snd_mss", "rcv_mss", "snd_wscale", "rcv_wscale", "timestamps", "sack",
-    "rto_ms", "srtt_ms", "cwnd", "ssthresh", "snd_wnd", "rcv_wnd", "unacked",
-    "retransmits", "timeouts"};
+static const char *const infos[] = {
+    "snd_mss",        "rcv_mss",        "snd_wscale",     "rcv_wscale",
+    "timestamps",     "sack",           "rto_ms",         "srtt_ms",
+    "cwnd",           "ssthresh",       "snd_wnd",        "rcv_wnd",
+    "unacked",        "retransmits",    "timeouts",       "rttvar_ms",
+    "min_rtt_ms",     "pipe",           "ca_state",       "snd_buffered",
+    "rcv_buffered",   "bytes_sent",     "bytes_acked",    "bytes_received",
+    "bytes_retrans",  "segs_in",        "segs_out",       "sacked_segs",
+    "lost_segs",      "dsacks",         "reorder_events", "spurious_undos",
+    "tlp_probes",     "fast_recoveries", "paws_drops",
+};
+#define NINFOS (int)(sizeof(infos) / sizeof(infos[0]))
 
 int pkt_info_by_name(const char *name) {
-  for (int i = 0; i < I_COUNT; i++)
+  for (int i = 0; i < NINFOS; i++)
     if (strcmp(infos[i], name) == 0)
       return i;
   return -1;
 }
 
+const char *pkt_info_names(void) {
+  static char buf[512];
+
+  if (buf[0] == '\0') {
+    for (int i = 0; i < NINFOS; i++) {
+      if (i > 0)
+        strcat(buf, " ");
+      strcat(buf, infos[i]);
+    }
+  }
+  return buf;
+}
+
 uint64_t pkt_info_value(const tcpu_conn_info *ci, int field) {
   switch (field) {
-  case I_SND_MSS: return ci->snd_mss;
-  case I_RCV_MSS: return ci->rcv_mss;
-  case I_SND_WSCALE: return ci->snd_wscale;
-  case I_RCV_WSCALE: return ci->rcv_wscale;
-  case I_TIMESTAMPS: return ci->timestamps;
-  case I_SACK: return ci->sack;
-  case I_RTO_MS: return (uint64_t)(ci->rto / TCPU_NS_PER_MS);
-  case I_SRTT_MS: return (uint64_t)(ci->srtt / TCPU_NS_PER_MS);
-  case I_CWND: return ci->cwnd;
-  case I_SSTHRESH: return ci->ssthresh;
-  case I_SND_WND: return ci->snd_wnd;
-  case I_RCV_WND: return ci->rcv_wnd;
-  case I_UNACKED: return ci->unacked;
-  case I_RETRANSMITS: return ci->retransmits;
-  case I_TIMEOUTS: return ci->timeouts;
+  case 0: return ci->snd_mss;
+  case 1: return ci->rcv_mss;
+  case 2: return ci->snd_wscale;
+  case 3: return ci->rcv_wscale;
+  case 4: return ci->timestamps;
+  case 5: return ci->sack;
+  case 6: return MS(rto);
+  case 7: return MS(srtt);
+  case 8: return ci->cwnd;
+  case 9: return ci->ssthresh;
+  case 10: return ci->snd_wnd;
+  case 11: return ci->rcv_wnd;
+  case 12: return ci->unacked;
+  case 13: return ci->retransmits;
+  case 14: return ci->timeouts;
+  case 15: return MS(rttvar);
+  case 16: return MS(min_rtt);
+  case 17: return ci->pipe;
+  case 18: return ci->ca_state;
+  case 19: return ci->snd_buffered;
+  case 20: return ci->rcv_buffered;
+  case 21: return ci->bytes_sent;
+  case 22: return ci->bytes_acked;
+  case 23: return ci->bytes_received;
+  case 24: return ci->bytes_retrans;
+  case 25: return ci->segs_in;
+  case 26: return ci->segs_out;
+  case 27: return ci->sacked_segs;
+  case 28: return ci->lost_segs;
+  case 29: return ci->dsacks;
+  case 30: return ci->reorder_events;
+  case 31: return ci->spurious_undos;
+  case 32: return ci->tlp_probes;
+  case 33: return ci->fast_recoveries;
+  case 34: return ci->paws_drops;
   }
   return 0;
 }
+#undef MS
 
 /* --------------------------------------------------------------- settings */
 
-typedef enum { V_U32, V_MS, V_BOOL, V_PORT, V_OVERFLOW, V_COOKIES } vkind;
+typedef enum {
+  V_U32, V_MS, V_BOOL, V_PORT, V_OVERFLOW, V_COOKIES, V_NAME
+} vkind;
 
 static const struct {
   const char *name;
@@ -201,6 +242,12 @@ static const struct {
     {"sack", PKT_SET_SACK, V_BOOL},
     {"window_scaling", PKT_SET_WINDOW_SCALING, V_BOOL},
     {"nodelay", PKT_SET_NODELAY, V_BOOL},
+    {"cc", PKT_SET_CC, V_NAME},
+    {"keepalive", PKT_SET_KEEPALIVE, V_BOOL},
+    {"keepalive_idle_ms", PKT_SET_KEEPALIVE_IDLE_MS, V_MS},
+    {"keepalive_intvl_ms", PKT_SET_KEEPALIVE_INTVL_MS, V_MS},
+    {"keepalive_probes", PKT_SET_KEEPALIVE_PROBES, V_U32},
+    {"user_timeout_ms", PKT_SET_USER_TIMEOUT_MS, V_MS},
 };
 
 static int parse_uint(const char *s, uint64_t max, uint64_t *v) {
@@ -217,13 +264,38 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *v) {
   return 0;
 }
 
-int pkt_setting_parse(const char *name, const char *value, pkt_set_key *key,
-                      uint64_t *v, char *err, size_t errlen) {
+/* A congestion-control name: what tcpu_settings.cc holds.  Whether an
+ * algorithm of that name exists is the core's to say (tcpu_listen and
+ * tcpu_connect fail with INVAL). */
+static int parse_name(const char *s, char *out, size_t n) {
+  size_t len = strlen(s);
+
+  if (len == 0 || len >= n)
+    return -1;
+  for (size_t i = 0; i < len; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+          s[i] == '_' || s[i] == '-'))
+      return -1;
+  memcpy(out, s, len + 1);
+  return 0;
+}
+
+int pkt_setting_parse(const char *name, const char *value, pkt_setting *out,
+                      char *err, size_t errlen) {
+  uint64_t *v = &out->value;
+
+  memset(out, 0, sizeof(*out));
   for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
     if (strcmp(settings[i].name, name) != 0)
       continue;
-    *key = settings[i].key;
+    out->key = settings[i].key;
     switch (settings[i].kind) {
+    case V_NAME:
+      if (parse_name(value, out->str, sizeof(out->str)) == 0)
+        return 0;
+      snprintf(err, errlen, "%s: expected a name of 1..15 characters "
+                            "a-z 0-9 _ -", name);
+      return -1;
     case V_U32:
     case V_MS:
       if (parse_uint(value, UINT32_MAX, v) == 0)
@@ -262,10 +334,11 @@ int pkt_setting_parse(const char *name, const char *value, pkt_set_key *key,
   return -1;
 }
 
-void pkt_setting_apply(tcpu_settings *s, pkt_set_key key, uint64_t v) {
+void pkt_setting_apply(tcpu_settings *s, const pkt_setting *set) {
+  uint64_t v = set->value;
   tcpu_duration ms = (tcpu_duration)v * TCPU_NS_PER_MS;
 
-  switch (key) {
+  switch (set->key) {
   case PKT_SET_MTU:
     s->mtu = (uint32_t)v;
     break;
@@ -325,6 +398,24 @@ void pkt_setting_apply(tcpu_settings *s, pkt_set_key key, uint64_t v) {
     break;
   case PKT_SET_NODELAY:
     s->nodelay = v != 0;
+    break;
+  case PKT_SET_CC:
+    memcpy(s->cc, set->str, sizeof(s->cc));
+    break;
+  case PKT_SET_KEEPALIVE:
+    s->keepalive = v != 0;
+    break;
+  case PKT_SET_KEEPALIVE_IDLE_MS:
+    s->keepalive_idle = ms;
+    break;
+  case PKT_SET_KEEPALIVE_INTVL_MS:
+    s->keepalive_intvl = ms;
+    break;
+  case PKT_SET_KEEPALIVE_PROBES:
+    s->keepalive_probes = (uint32_t)v;
+    break;
+  case PKT_SET_USER_TIMEOUT_MS:
+    s->user_timeout = ms;
     break;
   }
 }

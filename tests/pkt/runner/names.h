@@ -28,6 +28,8 @@ long pkt_stat_offset(const char *name);
 
 /* %info fields: tcpu_conn_info of a descriptor's connection. */
 int pkt_info_by_name(const char *name); /* -1 if unknown */
+/* Every field name, blank-separated, for messages. */
+const char *pkt_info_names(void);
 uint64_t pkt_info_value(const tcpu_conn_info *ci, int field);
 
 /* %set keys that become tcpu_settings fields (tolerance_ms and end_check
@@ -52,14 +54,27 @@ typedef enum pkt_set_key {
   PKT_SET_TIMESTAMPS,
   PKT_SET_SACK,
   PKT_SET_WINDOW_SCALING,
-  PKT_SET_NODELAY
+  PKT_SET_NODELAY,
+  PKT_SET_CC,                  /* a name: str */
+  PKT_SET_KEEPALIVE,
+  PKT_SET_KEEPALIVE_IDLE_MS,
+  PKT_SET_KEEPALIVE_INTVL_MS,
+  PKT_SET_KEEPALIVE_PROBES,
+  PKT_SET_USER_TIMEOUT_MS
 } pkt_set_key;
 
-/* Parses `value` for key `name`.  Returns 0 and fills key and v, or -1 with
- * a message in err. */
-int pkt_setting_parse(const char *name, const char *value, pkt_set_key *key,
-                      uint64_t *v, char *err, size_t errlen);
+/* One %set of a tcpu_settings field: a number, or for names (cc) str. */
+typedef struct pkt_setting {
+  pkt_set_key key;
+  uint64_t value;
+  char str[16]; /* NUL-terminated, as tcpu_settings.cc */
+} pkt_setting;
+
+/* Parses `value` for key `name`.  Returns 0 and fills *out, or -1 with a
+ * message in err. */
+int pkt_setting_parse(const char *name, const char *value, pkt_setting *out,
+                      char *err, size_t errlen);
 /* Writes one setting into s. */
-void pkt_setting_apply(tcpu_settings *s, pkt_set_key key, uint64_t v);
+void pkt_setting_apply(tcpu_settings *s, const pkt_setting *set);
 
 #endif /* PKT_NAMES_H */

@@ -16,7 +16,7 @@ typedef struct parser {
 } parser;
 
 static int fail(parser *p, const char *fmt, ...) {
-  char msg[400];
+  char msg[1024];
   va_list ap;
 
   va_start(ap, fmt);
@@ -125,7 +125,6 @@ static int parse_set(parser *p, pkt_lex *lx) {
   pkt_script *sc = p->sc;
   char name[32], val[32], err[160];
   uint64_t v;
-  pkt_set_key key;
 
   if (sc->nev > 0)
     return fail(p, "%%set must come before the first event");
@@ -154,12 +153,11 @@ static int parse_set(parser *p, pkt_lex *lx) {
       else
         return fail(p, "end_check: expected drain, none or idle");
     } else {
-      if (pkt_setting_parse(name, val, &key, &v, err, sizeof(err)) != 0)
-        return fail(p, "%s", err);
       if (sc->nset == PKT_MAX_SETTINGS)
         return fail(p, "too many settings");
-      sc->set[sc->nset].key = key;
-      sc->set[sc->nset].value = v;
+      if (pkt_setting_parse(name, val, &sc->set[sc->nset], err,
+                            sizeof(err)) != 0)
+        return fail(p, "%s", err);
       sc->nset++;
     }
   } while (!pkt_lex_at_end(lx));
@@ -244,10 +242,8 @@ static int parse_directive(parser *p, pkt_lex *lx, pkt_event *ev) {
           pkt_lex_word(lx, ic->name, sizeof(ic->name)) != 0 ||
           (ic->field = pkt_info_by_name(ic->name)) < 0 ||
           pkt_lex_uint(lx, UINT64_MAX, &ic->value) != 0)
-        return fail(p, "expected %%info FD FIELD N with FIELD one of "
-                       "snd_mss rcv_mss snd_wscale rcv_wscale timestamps "
-                       "sack rto_ms srtt_ms cwnd ssthresh snd_wnd rcv_wnd "
-                       "unacked retransmits timeouts");
+        return fail(p, "expected %%info FD FIELD N with FIELD one of %s",
+                    pkt_info_names());
       ic->fd = (int)v;
     } else if (strcmp(name, "isn_above_previous") == 0) {
       ev->kind = PKT_EV_ISN_PREV;

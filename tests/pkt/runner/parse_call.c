@@ -119,29 +119,57 @@ static int parse_linger(pkt_call *c, const char *a, char *err,
   return 0;
 }
 
+/* The options that become tcpu_conn_setopt calls: name, level, tcpu
+ * option, and the factor from the value as written (Linux's unit) to
+ * tcpu's. */
+static const struct {
+  const char *name;
+  int tcp_level; /* IPPROTO_TCP/SOL_TCP, else SOL_SOCKET */
+  pkt_sockopt opt;
+  int copt;
+  uint64_t factor;
+} conn_opts[] = {
+    {"TCP_NODELAY", 1, PKT_TCP_NODELAY, TCPU_OPT_NODELAY, 1},
+    {"SO_KEEPALIVE", 0, PKT_SO_KEEPALIVE, TCPU_OPT_KEEPALIVE, 1},
+    /* Linux: seconds */
+    {"TCP_KEEPIDLE", 1, PKT_TCP_KEEPIDLE, TCPU_OPT_KEEPIDLE, TCPU_NS_PER_S},
+    {"TCP_KEEPINTVL", 1, PKT_TCP_KEEPINTVL, TCPU_OPT_KEEPINTVL,
+     TCPU_NS_PER_S},
+    {"TCP_KEEPCNT", 1, PKT_TCP_KEEPCNT, TCPU_OPT_KEEPCNT, 1},
+    /* Linux: milliseconds */
+    {"TCP_USER_TIMEOUT", 1, PKT_TCP_USER_TIMEOUT, TCPU_OPT_USER_TIMEOUT,
+     TCPU_NS_PER_MS},
+};
+
 static int parse_sockopt(pkt_call *c, const args *av, char *err,
                          size_t errlen) {
   const char *level = av->a[1], *name = av->a[2];
   char val[ARG_LEN];
   int sol = strcmp(level, "SOL_SOCKET") == 0;
   int tcp = strcmp(level, "IPPROTO_TCP") == 0 || strcmp(level, "SOL_TCP") == 0;
+  int k = -1;
 
   if (!sol && !tcp)
     FAIL("unsupported option level '%s'", level);
-  if (sol && strcmp(name, "SO_REUSEADDR") == 0)
+  for (size_t i = 0; i < sizeof(conn_opts) / sizeof(conn_opts[0]); i++)
+    if (strcmp(name, conn_opts[i].name) == 0 && tcp == conn_opts[i].tcp_level)
+      k = (int)i;
+  if (k >= 0) {
+    c->opt = conn_opts[k].opt;
+    c->copt = conn_opts[k].copt;
+  } else if (sol && strcmp(name, "SO_REUSEADDR") == 0) {
     c->opt = PKT_SO_REUSEADDR;
-  else if (sol && strcmp(name, "SO_RCVBUF") == 0)
+  } else if (sol && strcmp(name, "SO_RCVBUF") == 0) {
     c->opt = PKT_SO_RCVBUF;
-  else if (sol && strcmp(name, "SO_SNDBUF") == 0)
+  } else if (sol && strcmp(name, "SO_SNDBUF") == 0) {
     c->opt = PKT_SO_SNDBUF;
-  else if (sol && strcmp(name, "SO_ERROR") == 0)
+  } else if (sol && strcmp(name, "SO_ERROR") == 0) {
     c->opt = PKT_SO_ERROR;
-  else if (sol && strcmp(name, "SO_LINGER") == 0)
+  } else if (sol && strcmp(name, "SO_LINGER") == 0) {
     c->opt = PKT_SO_LINGER;
-  else if (tcp && strcmp(name, "TCP_NODELAY") == 0)
-    c->opt = PKT_TCP_NODELAY;
-  else
+  } else {
     FAIL("unsupported socket option %s %s", level, name);
+  }
   if (c->opt == PKT_SO_LINGER) {
     if (c->kind != PKT_CALL_SETSOCKOPT)
       FAIL("getsockopt supports SO_ERROR only");
@@ -165,6 +193,8 @@ static int parse_sockopt(pkt_call *c, const args *av, char *err,
     FAIL("SO_ERROR cannot be set");
   if (arg_uint(val, UINT32_MAX, &c->arg) != 0)
     FAIL("expected a number in [%s]", val);
+  if (k >= 0)
+    c->arg *= conn_opts[k].factor;
   return 0;
 }
 

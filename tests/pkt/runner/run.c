@@ -341,7 +341,7 @@ int pkt_run_script(const pkt_script *sc, int verbose) {
   tcpu_addr_ipv4(&r->remote, remote_ip, 9000);
   tcpu_settings_default(&r->settings);
   for (size_t i = 0; i < sc->nset; i++)
-    pkt_setting_apply(&r->settings, sc->set[i].key, sc->set[i].value);
+    pkt_setting_apply(&r->settings, &sc->set[i]);
   memcpy(r->settings.secret, run_secret, sizeof(run_secret));
 
   for (size_t i = 0; i < sc->nev && rc == 0; i++) {

@@ -19,6 +19,7 @@
 #define PKT_MAX_FDS 64
 #define PKT_MAX_FLOWS 32
 #define PKT_QUEUE_MAX 4096
+#define PKT_MAX_COPT 8 /* the largest tcpu_conn_opt */
 /* Script time 0 on the core's clock: not 0, so no "0 means unset" slips
  * by unnoticed. */
 #define PKT_TIME_BASE (100 * TCPU_NS_PER_S)
@@ -58,8 +59,11 @@ typedef struct pkt_sock {
   tcpu_conn *conn;        /* NULL until listen/connect/accept */
   int listener;
   uint16_t bound_port;    /* 0: not bound */
-  int nodelay_set;        /* TCP_NODELAY before there was a connection */
-  uint64_t nodelay;
+  /* tcpu_conn_setopt options set before there was a connection, by
+   * tcpu_conn_opt: applied at listen() (the core passes a listener's on
+   * to its connections) or connect(). */
+  unsigned pend_mask;     /* 1u << opt */
+  uint64_t pend[PKT_MAX_COPT + 1];
   int linger0;            /* SO_LINGER {onoff=1, linger=0}: close aborts */
   uint64_t wr_off, rd_off; /* stream offsets of write() and read() */
 } pkt_sock;

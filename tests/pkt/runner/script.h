@@ -95,7 +95,13 @@ typedef enum pkt_sockopt {
   PKT_SO_SNDBUF,
   PKT_SO_ERROR,     /* getsockopt only */
   PKT_SO_LINGER,    /* {onoff=1, linger=0} only: close() aborts */
-  PKT_TCP_NODELAY   /* tcpu_conn_setopt */
+  /* tcpu_conn_setopt; arg is already in tcpu's unit (ns, count, 0/1) */
+  PKT_TCP_NODELAY,
+  PKT_SO_KEEPALIVE,
+  PKT_TCP_KEEPIDLE,    /* written in seconds, as Linux */
+  PKT_TCP_KEEPINTVL,   /* seconds */
+  PKT_TCP_KEEPCNT,
+  PKT_TCP_USER_TIMEOUT /* milliseconds, as Linux */
 } pkt_sockopt;
 
 typedef struct pkt_call {
@@ -104,6 +110,7 @@ typedef struct pkt_call {
   int fd;           /* -1 for socket() */
   pkt_sockopt opt;
   uint64_t arg;     /* backlog, byte count, option value, errno for SO_ERROR */
+  int copt;         /* the tcpu_conn_opt of a tcpu_conn_setopt option, else 0 */
   int64_t ret;      /* expected return */
   int err;          /* expected errno when ret == -1 */
 } pkt_call;
@@ -165,11 +172,6 @@ typedef enum pkt_end_check {
   PKT_END_IDLE       /* run every timer out; nothing may be sent */
 } pkt_end_check;
 
-typedef struct pkt_setting {
-  pkt_set_key key;
-  uint64_t value;
-} pkt_setting;
-
 typedef struct pkt_script {
   char *file;
   pkt_event *ev;
@@ -180,7 +182,7 @@ typedef struct pkt_script {
   int tolerance_set; /* by %set tolerance_ms */
   pkt_end_check end_check;
   int ts_clock_check; /* %set ts_clock_check=1 */
-  char err[512]; /* "file:line: message" after a failed parse */
+  char err[1200]; /* "file:line: message" after a failed parse */
 } pkt_script;
 
 /* Parses text (NUL-terminated).  Returns 0, or -1 with sc->err set.  Call

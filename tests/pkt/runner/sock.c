@@ -44,12 +44,19 @@ static int alloc_fd(pkt_run *r) {
   return -1;
 }
 
-static int apply_nodelay(pkt_run *r, tcpu_conn *c, uint64_t v) {
-  int rc = tcpu_conn_setopt(c, TCPU_OPT_NODELAY, v);
+/* Applies the options kept while the socket had no connection. */
+static int apply_pending(pkt_run *r, pkt_sock *so) {
+  for (int opt = 1; opt <= PKT_MAX_COPT; opt++) {
+    int rc;
 
-  if (rc < 0)
-    return pkt_fail(r, "tcpu_conn_setopt(NODELAY) failed: %s",
-                    tcpu_err_name(rc));
+    if (!(so->pend_mask & (1u << opt)))
+      continue;
+    rc = tcpu_conn_setopt(so->conn, (tcpu_conn_opt)opt, so->pend[opt]);
+    if (rc < 0)
+      return pkt_fail(r, "tcpu_conn_setopt(%d, %llu) failed: %s", opt,
+                      (unsigned long long)so->pend[opt], tcpu_err_name(rc));
+  }
+  so->pend_mask = 0;
   return 0;
 }
 
@@ -77,14 +84,20 @@ static int do_setsockopt(pkt_run *r, const pkt_call *c, pkt_sock *so,
       r->settings.sndbuf = (uint32_t)c->arg;
     return 0;
   case PKT_TCP_NODELAY:
-    if (so->conn != NULL && !so->listener) {
-      int rc = tcpu_conn_setopt(so->conn, TCPU_OPT_NODELAY, c->arg);
+  case PKT_SO_KEEPALIVE:
+  case PKT_TCP_KEEPIDLE:
+  case PKT_TCP_KEEPINTVL:
+  case PKT_TCP_KEEPCNT:
+  case PKT_TCP_USER_TIMEOUT:
+    /* On a listener too: its connections inherit it, as in Linux. */
+    if (so->conn != NULL) {
+      int rc = tcpu_conn_setopt(so->conn, (tcpu_conn_opt)c->copt, c->arg);
 
       return rc < 0 ? fail_core(res, rc) : 0;
     }
-    /* Kept for connect(), and for accept() to inherit, as Linux does. */
-    so->nodelay_set = 1;
-    so->nodelay = c->arg;
+    /* Kept for listen() or connect(). */
+    so->pend_mask |= 1u << c->copt;
+    so->pend[c->copt] = c->arg;
     return 0;
   case PKT_SO_LINGER:
     so->linger0 = (int)c->arg;
@@ -125,7 +138,7 @@ static int do_listen(pkt_run *r, const pkt_call *c, pkt_sock *so,
   so->conn = l;
   so->listener = 1;
   r->listen_port = port;
-  return 0;
+  return apply_pending(r, so);
 }
 
 /* Points the flow of c's remote port at c's local port. */
@@ -153,8 +166,6 @@ static int do_accept(pkt_run *r, pkt_sock *so, result *res) {
   if ((fd = alloc_fd(r)) < 0)
     return pkt_fail(r, "more than %d file descriptors", PKT_MAX_FDS);
   r->sock[fd].conn = c;
-  if (so->nodelay_set && apply_nodelay(r, c, so->nodelay) != 0)
-    return -1;
   res->ret = fd;
   return note_conn(r, c, NULL);
 }
@@ -182,7 +193,7 @@ static int do_connect(pkt_run *r, const pkt_event *ev, pkt_sock *so,
   if (rc < 0)
     return fail_core(res, rc);
   so->conn = c;
-  if (so->nodelay_set && apply_nodelay(r, c, so->nodelay) != 0)
+  if (apply_pending(r, so) != 0)
     return -1;
   if (note_conn(r, c, &f) != 0)
     return -1;

@@ -281,6 +281,124 @@ static void test_parse_directives(void **state) {
   pkt_script_free(&sc);
 }
 
+/* Socket options that become tcpu_conn_setopt calls, converted from
+ * Linux's units (seconds for the keepalive times, ms for the user
+ * timeout) to tcpu's nanoseconds. */
+static void test_parse_conn_options(void **state) {
+  pkt_script sc;
+  const pkt_call *c;
+
+  (void)state;
+  parse_ok(&sc,
+           "+0 setsockopt(4, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0\n"
+           "+0 setsockopt(4, IPPROTO_TCP, TCP_KEEPIDLE, [10], 4) = 0\n"
+           "+0 setsockopt(4, SOL_TCP, TCP_KEEPINTVL, [2], 4) = 0\n"
+           "+0 setsockopt(4, IPPROTO_TCP, TCP_KEEPCNT, [3], 4) = 0\n"
+           "+0 setsockopt(4, IPPROTO_TCP, TCP_USER_TIMEOUT, [1500], 4) = 0\n"
+           "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n"
+           "+0 setsockopt(4, IPPROTO_TCP, TCP_KEEPIDLE, [0], 4) = -1 "
+           "EINVAL\n");
+  assert_int_equal(sc.nev, 7);
+  c = &sc.ev[0].u.call;
+  assert_int_equal(c->opt, PKT_SO_KEEPALIVE);
+  assert_int_equal(c->copt, TCPU_OPT_KEEPALIVE);
+  assert_int_equal(c->arg, 1);
+  c = &sc.ev[1].u.call;
+  assert_int_equal(c->opt, PKT_TCP_KEEPIDLE);
+  assert_int_equal(c->copt, TCPU_OPT_KEEPIDLE);
+  assert_int_equal(c->arg, 10 * SEC);
+  c = &sc.ev[2].u.call;
+  assert_int_equal(c->opt, PKT_TCP_KEEPINTVL);
+  assert_int_equal(c->copt, TCPU_OPT_KEEPINTVL);
+  assert_int_equal(c->arg, 2 * SEC);
+  c = &sc.ev[3].u.call;
+  assert_int_equal(c->opt, PKT_TCP_KEEPCNT);
+  assert_int_equal(c->copt, TCPU_OPT_KEEPCNT);
+  assert_int_equal(c->arg, 3);
+  c = &sc.ev[4].u.call;
+  assert_int_equal(c->opt, PKT_TCP_USER_TIMEOUT);
+  assert_int_equal(c->copt, TCPU_OPT_USER_TIMEOUT);
+  assert_int_equal(c->arg, 1500 * MS);
+  c = &sc.ev[5].u.call;
+  assert_int_equal(c->opt, PKT_TCP_NODELAY);
+  assert_int_equal(c->copt, TCPU_OPT_NODELAY);
+  c = &sc.ev[6].u.call;
+  assert_int_equal(c->arg, 0);
+  assert_int_equal(c->ret, -1);
+  assert_int_equal(c->err, EINVAL);
+  /* Options the runner handles itself name no tcpu option. */
+  pkt_script_free(&sc);
+  parse_ok(&sc, "+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [4096], 4) = 0\n");
+  assert_int_equal(sc.ev[0].u.call.copt, 0);
+  pkt_script_free(&sc);
+}
+
+/* %set keys of this issue: the congestion control by name, keepalive and
+ * the user timeout, and what they write into tcpu_settings. */
+static void test_parse_set_cc_keepalive(void **state) {
+  pkt_script sc;
+  tcpu_settings st;
+
+  (void)state;
+  parse_ok(&sc, "%set cc=newreno keepalive=1 keepalive_idle_ms=10000\n"
+                "%set keepalive_intvl_ms=2000 keepalive_probes=3\n"
+                "%set user_timeout_ms=1500\n");
+  assert_int_equal(sc.nset, 6);
+  assert_int_equal(sc.set[0].key, PKT_SET_CC);
+  assert_string_equal(sc.set[0].str, "newreno");
+  assert_int_equal(sc.set[1].key, PKT_SET_KEEPALIVE);
+  assert_int_equal(sc.set[1].value, 1);
+  memset(&st, 0, sizeof(st));
+  for (size_t i = 0; i < sc.nset; i++)
+    pkt_setting_apply(&st, &sc.set[i]);
+  assert_string_equal(st.cc, "newreno");
+  assert_true(st.keepalive);
+  assert_int_equal(st.keepalive_idle, 10 * SEC);
+  assert_int_equal(st.keepalive_intvl, 2 * SEC);
+  assert_int_equal(st.keepalive_probes, 3);
+  assert_int_equal(st.user_timeout, 1500 * MS);
+  pkt_script_free(&sc);
+
+  /* 15 characters fill tcpu_settings.cc with its NUL. */
+  parse_ok(&sc, "%set cc=abcdefghijklmno\n");
+  assert_string_equal(sc.set[0].str, "abcdefghijklmno");
+  pkt_script_free(&sc);
+}
+
+/* The %info fields added for loss recovery and timers. */
+static void test_parse_info_fields(void **state) {
+  static const char *const names[] = {
+      "rttvar_ms",      "min_rtt_ms",     "pipe",          "ca_state",
+      "snd_buffered",   "rcv_buffered",   "bytes_sent",    "bytes_acked",
+      "bytes_received", "bytes_retrans",  "segs_in",       "segs_out",
+      "sacked_segs",    "lost_segs",      "dsacks",        "reorder_events",
+      "spurious_undos", "tlp_probes",     "fast_recoveries", "paws_drops"};
+  tcpu_conn_info ci;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (pkt_info_by_name(names[i]) < 0)
+      fail_msg("%%info field %s unknown", names[i]);
+  memset(&ci, 0, sizeof(ci));
+  ci.rttvar = 57 * MS + 999999; /* whole ms, truncated */
+  ci.min_rtt = 100 * MS;
+  ci.ca_state = 2;
+  ci.spurious_undos = 1;
+  ci.paws_drops = 4;
+  ci.dsacks = 3;
+  ci.tlp_probes = 5;
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("rttvar_ms")), 57);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("min_rtt_ms")), 100);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("ca_state")), 2);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("spurious_undos")),
+                   1);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("paws_drops")), 4);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("dsacks")), 3);
+  assert_int_equal(pkt_info_value(&ci, pkt_info_by_name("tlp_probes")), 5);
+  assert_non_null(strstr(pkt_info_names(), "snd_mss rcv_mss"));
+  assert_non_null(strstr(pkt_info_names(), "paws_drops"));
+}
+
 static void test_parse_comments_keep_line_numbers(void **state) {
   pkt_script sc;
 
@@ -325,7 +443,7 @@ static const struct bad_case {
     /* 15 */ T("+0 close(3) = -1 EFOO", "unknown errno"),
     /* 16 */ T("+0 close(3) = -2 EBADF", "returns -1"),
     /* 17 */ T("+0 listen(3) = 0", "takes 2 arguments"),
-    /* 18 */ T("+0 setsockopt(3, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0",
+    /* 18 */ T("+0 setsockopt(3, SOL_SOCKET, SO_BROADCAST, [1], 4) = 0",
                "unsupported socket option"),
     /* 19 */ T("+0 shutdown(3, SHUT_RD) = 0", "SHUT_WR"),
     /* 20 */ T("+0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3", "SOCK_STREAM"),
@@ -355,6 +473,21 @@ static const struct bad_case {
     /* 41 */ T("0 %info 4 rto_ms", "expected %info FD FIELD N"),
     /* 42 */ T("%set ts_clock_check=2", "expected 0 or 1"),
     /* 43 */ T("%isn_above_previous", "needs a time"),
+    /* 44 */ T("%set cc=", "expected %set name=value"),
+    /* 45 */ T("%set cc=New Reno", "expected a name"),
+    /* 46 */ T("%set cc=a_name_far_too_long", "expected a name"),
+    /* 47 */ T("%set keepalive=yes", "0 or 1"),
+    /* 48 */ T("%set user_timeout_ms=-1", "unsigned 32-bit"),
+    /* 49 */ T("+0 setsockopt(3, SOL_SOCKET, TCP_KEEPIDLE, [1], 4) = 0",
+               "unsupported socket option"),
+    /* 50 */ T("+0 setsockopt(3, IPPROTO_TCP, SO_KEEPALIVE, [1], 4) = 0",
+               "unsupported socket option"),
+    /* 51 */ T("+0 setsockopt(3, IPPROTO_TCP, TCP_KEEPCNT, [x], 4) = 0",
+               "expected a number"),
+    /* 52 */ T("+0 getsockopt(3, IPPROTO_TCP, TCP_USER_TIMEOUT, [1], [4]) = 0",
+               "SO_ERROR only"),
+    /* 53 */ T("0 %info 4 dsack 1", "expected %info FD FIELD N with FIELD "
+               "one of snd_mss"),
 #undef T
 };
 
@@ -392,6 +525,9 @@ int main(void) {
       cmocka_unit_test(test_parse_sack_and_raw_options),
       cmocka_unit_test(test_parse_socket_calls),
       cmocka_unit_test(test_parse_directives),
+      cmocka_unit_test(test_parse_conn_options),
+      cmocka_unit_test(test_parse_set_cc_keepalive),
+      cmocka_unit_test(test_parse_info_fields),
       cmocka_unit_test(test_parse_comments_keep_line_numbers),
       cmocka_unit_test(test_parse_bad_lines_refused),
       cmocka_unit_test(test_parse_error_names_the_line),
