@@ -1,9 +1,10 @@
 /*
  * demo.c — tcpu-demo: two libtcpu endpoints on loopback UDP in one libuv
- * loop.  One listens, the other connects; both send --bytes of pseudo-random
- * data at once, read everything, shut down and close.  Each stream is
- * hashed (BLAKE2b-256) as it is written and as it is read; the run is
- * "verified" only when every pair of hashes and byte counts matches.
+ * loop, driven through the stream API of tcpu_uv.h.  One listens, the other
+ * connects; both send --bytes of pseudo-random data at once, read
+ * everything, shut down and close.  Each stream is hashed (BLAKE2b-256) as
+ * it is written and as it is read; the run is "verified" only when every
+ * pair of hashes and byte counts matches.
  * Exit status: 0 verified, 1 mismatch, error or time limit, 2 usage.
  */
 #include <inttypes.h>
@@ -17,125 +18,186 @@
 
 #define DEMO_PORT 4242      /* the TCP port the server listens on */
 #define TIME_LIMIT_MS 60000 /* give up after this long */
-#define CHUNK 16384
+#define CHUNK 65536         /* bytes per write request */
+#define WRITES 4            /* write requests in flight per side */
 
-typedef struct side {
+typedef struct side side;
+
+typedef struct chunk {
+  tcpu_uv_write_req req;
+  side *s;
+  uint8_t data[CHUNK];
+} chunk;
+
+struct side {
   const char *name;
   tcpu_uv_endpoint uvep;
-  tcpu_conn *conn, *listener;
+  tcpu_uv_stream stream, listener;
+  int has_stream, has_listener;
+  tcpu_uv_connect_req connect_req;
+  tcpu_uv_shutdown_req shutdown_req;
+  chunk chunks[WRITES];
+  uint8_t rbuf[CHUNK];
   uint64_t prng; /* xorshift64 state of the data sent */
-  uint8_t chunk[CHUNK];
-  size_t chunk_off, chunk_len; /* unwritten part of chunk */
   uint64_t sent, received;
-  int eof, shut;
+  int eof, shut_requested, fin_acked;
   crypto_generichash_state tx_hash, rx_hash;
   uint8_t tx_digest[32], rx_digest[32];
-} side;
+};
 
 static side server = {.name = "server"}, client = {.name = "client"};
 static uint64_t total;
 static uv_timer_t deadline, progress;
-static uv_check_t check;
 static int failed, finished;
 static uint64_t t_start;
 
 static void fail(const char *what, int err) {
   if (!failed)
-    fprintf(stderr, "tcpu-demo: %s: %s\n", what,
-            err <= -1000 ? tcpu_strerror(err) : uv_strerror(err));
+    fprintf(stderr, "tcpu-demo: %s: %s\n", what, uv_strerror(err));
   failed = 1;
 }
 
-static void refill(side *s) {
+static void maybe_finish(void);
+
+static void on_written(tcpu_uv_write_req *req, int status);
+static void shut(side *s);
+
+/* Fills the chunk with the next bytes of the side's stream and writes it. */
+static void send_chunk(side *s, chunk *ch) {
   size_t n = total - s->sent < CHUNK ? (size_t)(total - s->sent) : CHUNK;
+  uv_buf_t buf;
+  int rv;
+
   for (size_t i = 0; i < n; i++) {
     s->prng ^= s->prng << 13, s->prng ^= s->prng >> 7, s->prng ^= s->prng << 17;
-    s->chunk[i] = (uint8_t)(s->prng >> 56);
+    ch->data[i] = (uint8_t)(s->prng >> 56);
   }
-  s->chunk_off = 0;
-  s->chunk_len = n;
+  crypto_generichash_update(&s->tx_hash, ch->data, n);
+  s->sent += n;
+  ch->s = s;
+  buf = uv_buf_init((char *)ch->data, (unsigned int)n);
+  rv = tcpu_uv_write(&ch->req, &s->stream, &buf, 1, on_written);
+  if (rv < 0)
+    fail("write", rv);
+  else if (s->sent == total)
+    shut(s); /* the FIN waits for the queued writes */
 }
 
-static void pump(side *s) {
-  while (!s->shut) {
-    if (s->chunk_off == s->chunk_len) {
-      if (s->sent == total) {
-        int rv = tcpu_conn_shutdown(s->conn, uv_hrtime());
-        if (rv < 0)
-          fail("shutdown", rv);
-        s->shut = 1;
-        return;
-      }
-      refill(s);
-    }
-    tcpu_ssize n = tcpu_conn_write(s->conn, s->chunk + s->chunk_off,
-                                   s->chunk_len - s->chunk_off, uv_hrtime());
-    if (n == TCPU_ERR_AGAIN)
-      return; /* writable() follows */
-    if (n < 0) {
-      fail("write", (int)n);
-      return;
-    }
-    crypto_generichash_update(&s->tx_hash, s->chunk + s->chunk_off, (size_t)n);
-    s->chunk_off += (size_t)n;
-    s->sent += (uint64_t)n;
+static void on_shutdown(tcpu_uv_shutdown_req *req, int status) {
+  side *s = req->data;
+  if (status < 0) {
+    fail("shutdown", status);
+    return;
+  }
+  s->fin_acked = 1;
+  maybe_finish();
+}
+
+/* Everything written: the FIN follows the data. */
+static void shut(side *s) {
+  int rv;
+  if (s->shut_requested)
+    return;
+  s->shut_requested = 1;
+  s->shutdown_req.data = s;
+  rv = tcpu_uv_shutdown(&s->shutdown_req, &s->stream, on_shutdown);
+  if (rv < 0)
+    fail("shutdown", rv);
+}
+
+static void on_written(tcpu_uv_write_req *req, int status) {
+  chunk *ch = (chunk *)req;
+  side *s = ch->s;
+  if (status < 0) {
+    if (!finished)
+      fail("write", status);
+    return;
+  }
+  if (s->sent < total)
+    send_chunk(s, ch);
+}
+
+static void start_writing(side *s) {
+  for (int i = 0; i < WRITES && s->sent < total && !failed; i++)
+    send_chunk(s, &s->chunks[i]);
+  if (total == 0)
+    shut(s);
+}
+
+static void on_alloc(tcpu_uv_stream *stream, size_t suggested, uv_buf_t *buf) {
+  side *s = stream->data;
+  (void)suggested;
+  *buf = uv_buf_init((char *)s->rbuf, sizeof(s->rbuf));
+}
+
+static void on_read(tcpu_uv_stream *stream, ssize_t nread, const uv_buf_t *buf) {
+  side *s = stream->data;
+  if (nread > 0) {
+    crypto_generichash_update(&s->rx_hash, (const uint8_t *)buf->base,
+                              (size_t)nread);
+    s->received += (uint64_t)nread;
+  } else if (nread == UV_EOF) {
+    s->eof = 1;
+    maybe_finish();
+  } else if (nread < 0) {
+    fail("read", (int)nread);
   }
 }
 
-static int on_accept(tcpu_conn *listener, void *ud) {
-  side *s = ud;
-  if (s->conn == NULL && tcpu_accept(listener, &s->conn) == 0)
-    pump(s);
-  return 0;
+static void start_stream(side *s) {
+  int rv;
+  s->stream.data = s;
+  rv = tcpu_uv_read_start(&s->stream, on_alloc, on_read);
+  if (rv < 0)
+    fail("read_start", rv);
+  start_writing(s);
 }
 
-/* connected() and writable(): the stream takes data. */
-static int on_can_write(tcpu_conn *c, void *ud) {
-  (void)c;
-  pump(ud);
-  return 0;
-}
-
-static int on_readable(tcpu_conn *c, void *ud) {
-  side *s = ud;
-  uint8_t buf[CHUNK];
-  for (;;) {
-    tcpu_ssize n = tcpu_conn_read(c, buf, sizeof(buf), uv_hrtime());
-    if (n == TCPU_ERR_AGAIN)
-      return 0;
-    if (n < 0) {
-      fail("read", (int)n);
-      return 0;
-    }
-    if (n == 0) {
-      s->eof = 1;
-      return 0;
-    }
-    crypto_generichash_update(&s->rx_hash, buf, (size_t)n);
-    s->received += (uint64_t)n;
+static void on_connection(tcpu_uv_stream *listener, int status) {
+  side *s = listener->data;
+  if (status < 0 || s->has_stream) {
+    if (status < 0)
+      fail("listen", status);
+    return;
   }
+  if (tcpu_uv_stream_init(&s->uvep, &s->stream) != 0)
+    return;
+  s->has_stream = 1;
+  status = tcpu_uv_accept(listener, &s->stream);
+  if (status < 0) {
+    fail("accept", status);
+    return;
+  }
+  start_stream(s);
 }
 
-static int on_closed(tcpu_conn *c, int err, void *ud) {
-  (void)c;
-  (void)ud;
-  if (err != 0 && !finished)
-    fail("connection", err);
-  return 0;
+static void on_connect(tcpu_uv_connect_req *req, int status) {
+  (void)req;
+  if (status < 0)
+    fail("connect", status);
 }
 
-static const tcpu_callbacks callbacks = {.accept = on_accept,
-                                         .connected = on_can_write,
-                                         .readable = on_readable,
-                                         .writable = on_can_write,
-                                         .closed = on_closed};
+static void teardown(void) {
+  side *sides[2] = {&client, &server};
+  if (finished)
+    return;
+  finished = 1;
+  for (int i = 0; i < 2; i++) {
+    if (sides[i]->has_stream)
+      tcpu_uv_close(&sides[i]->stream, NULL);
+    if (sides[i]->has_listener)
+      tcpu_uv_close(&sides[i]->listener, NULL);
+    tcpu_uv_endpoint_close(&sides[i]->uvep, NULL);
+  }
+  uv_close((uv_handle_t *)&deadline, NULL);
+  uv_close((uv_handle_t *)&progress, NULL);
+}
 
-/* Done: the peer's FIN read, and ours acknowledged (TIME_WAIT or CLOSED). */
-static int done(const side *s) {
-  if (s->conn == NULL || !s->eof || !s->shut)
-    return 0;
-  tcpu_state st = tcpu_conn_state(s->conn);
-  return st == TCPU_TIME_WAIT || st == TCPU_CLOSED;
+/* Done: the peer's FIN read, and ours acknowledged. */
+static void maybe_finish(void) {
+  if (failed || (client.eof && client.fin_acked && server.eof &&
+                 server.fin_acked))
+    teardown();
 }
 
 static void print_progress(uv_timer_t *t) {
@@ -147,61 +209,48 @@ static void print_progress(uv_timer_t *t) {
   fflush(stdout);
 }
 
-static void teardown(void) {
-  side *sides[2] = {&client, &server};
-  finished = 1;
-  for (int i = 0; i < 2; i++) {
-    if (!failed && sides[i]->conn != NULL)
-      tcpu_conn_close(sides[i]->conn, uv_hrtime());
-    if (!failed && sides[i]->listener != NULL)
-      tcpu_conn_close(sides[i]->listener, uv_hrtime());
-    tcpu_uv_endpoint_close(&sides[i]->uvep, NULL);
-  }
-  uv_close((uv_handle_t *)&deadline, NULL);
-  uv_close((uv_handle_t *)&progress, NULL);
-  uv_close((uv_handle_t *)&check, NULL);
-}
-
-static void on_check(uv_check_t *h) {
-  (void)h;
-  if (!finished && (failed || (done(&client) && done(&server))))
-    teardown();
-}
-
 static void on_deadline(uv_timer_t *t) {
   (void)t;
   fprintf(stderr, "tcpu-demo: not finished after %d s\n", TIME_LIMIT_MS / 1000);
   failed = 1;
+  teardown();
 }
 
 static void start(uv_loop_t *loop) {
   struct sockaddr_in any;
-  tcpu_addr server_addr;
+  struct sockaddr_storage server_addr;
+  int len = sizeof(server_addr);
   int rv;
 
   uv_ip4_addr("127.0.0.1", 0, &any);
-  rv = tcpu_uv_endpoint_init(loop, &server.uvep, NULL, &callbacks, &server,
-                             (struct sockaddr *)&any);
+  rv = tcpu_uv_endpoint_init(loop, &server.uvep, NULL,
+                             (const struct sockaddr *)&any, 0);
   if (rv == 0)
-    rv = tcpu_uv_endpoint_init(loop, &client.uvep, NULL, &callbacks, &client,
-                               (struct sockaddr *)&any);
+    rv = tcpu_uv_endpoint_init(loop, &client.uvep, NULL,
+                               (const struct sockaddr *)&any, 0);
   if (rv == 0)
-    rv = tcpu_uv_endpoint_local_addr(&server.uvep, &server_addr);
-  if (rv == 0)
-    rv = tcpu_listen(server.uvep.ep, DEMO_PORT, 16, &server.listener,
-                     uv_hrtime());
-  if (rv == 0)
-    rv = tcpu_connect(client.uvep.ep, &server_addr, 0, DEMO_PORT, &client.conn,
-                      uv_hrtime());
+    rv = tcpu_uv_endpoint_getsockname(&server.uvep,
+                                      (struct sockaddr *)&server_addr, &len);
+  if (rv == 0 && (rv = tcpu_uv_stream_init(&server.uvep, &server.listener)) == 0) {
+    server.has_listener = 1;
+    server.listener.data = &server;
+    rv = tcpu_uv_listen(&server.listener, DEMO_PORT, 16, on_connection);
+  }
+  if (rv == 0 && (rv = tcpu_uv_stream_init(&client.uvep, &client.stream)) == 0) {
+    client.has_stream = 1;
+    rv = tcpu_uv_connect(&client.connect_req, &client.stream,
+                         (const struct sockaddr *)&server_addr, DEMO_PORT, 0,
+                         on_connect);
+  }
   if (rv != 0) {
     fail("setup", rv);
+    teardown();
     return;
   }
   printf("tcpu-demo: %" PRIu64 " bytes each way over 127.0.0.1 UDP port %u\n",
-         total, (unsigned)server_addr.port);
-  rv = tcpu_uv_endpoint_flush(&client.uvep);
-  if (rv != 0)
-    fail("flush", rv);
+         total,
+         (unsigned)ntohs(((struct sockaddr_in *)&server_addr)->sin_port));
+  start_stream(&client); /* data waits in the core for the handshake */
 }
 
 static void report(side *s) {
@@ -241,10 +290,8 @@ int main(int argc, char **argv) {
   crypto_generichash_init(&client.rx_hash, NULL, 0, 32);
   uv_timer_init(&loop, &deadline);
   uv_timer_init(&loop, &progress);
-  uv_check_init(&loop, &check);
   uv_timer_start(&deadline, on_deadline, TIME_LIMIT_MS, 0);
   uv_timer_start(&progress, print_progress, 1000, 1000);
-  uv_check_start(&check, on_check);
   t_start = uv_hrtime();
   start(&loop);
   uv_run(&loop, UV_RUN_DEFAULT);

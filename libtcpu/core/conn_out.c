@@ -187,7 +187,16 @@ static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
   if (len > 0 && seq + len == data_end)
     s.flags |= TH_PSH;
   s.wnd = advertise(c);
+  /* The MSS leaves room for the timestamp option only (RFC 9293 §3.7.1):
+   * SACK blocks on a full segment would overflow the datagram, so the
+   * oldest blocks stay for the next pure ACK (RFC 2018 §4 repeats them;
+   * the first, D-SACK or newest, is kept longest). */
+  size_t room = tcpu_endpoint_max_dgram(c->ep);
   size_t hl = tcpu_seg_hdr_len(&s);
+  while (hl + len > room && s.opt.nsack > 0) {
+    s.opt.nsack--;
+    hl = tcpu_seg_hdr_len(&s);
+  }
   if (hl + len > buflen)
     return TCPU_ERR_NOBUF;
   tcpu_ring_peek(&c->sndq, seq - c->snd_buf_seq, buf + hl, len);

@@ -235,6 +235,10 @@ int tcpu_netsim_drain(tcpu_netsim *sim) {
         return (int)n;
       if (n == 0)
         break;
+      /* The core promises never to exceed its own largest datagram (one
+       * unfragmented datagram, DESIGN §3): a larger one is a bug. */
+      if ((size_t)n > tcpu_endpoint_max_dgram(ep))
+        return TCPU_ERR_PROTO;
       sim->stats.sent++;
       size_t dst = find_node(sim, &to);
       tcpu_netsim_link *nl =

@@ -13,6 +13,11 @@
  * HyStart++, RFC 9406), "bbr" (draft-ietf-ccwg-bbr), "ledbat" (RFC 6817).
  * Applications register their own per endpoint with tcpu_cc_register;
  * nothing is global.  Hooks must not call back into the core.
+ *
+ * "Callbacks:" at the end of each function's comment says whether it may be
+ * called from the core's tcpu_callbacks, as in tcpu.h ("any": also from
+ * state_changed; "yes": from the others); "Hooks:" whether an algorithm's
+ * hooks may call it.
  */
 #ifndef TCPU_TCPU_CC_H
 #define TCPU_TCPU_CC_H
@@ -91,24 +96,32 @@ typedef struct tcpu_cc_ops {
 
 /* Shared helpers algorithms may use (RFC 5681 §3.1). */
 /* Slow start: cwnd += min(acked, mss) (RFC 3465 L = 1); returns the bytes
- * of `acked` left over once cwnd reached ssthresh. */
+ * of `acked` left over once cwnd reached ssthresh.  Cannot fail.
+ * Hooks: yes (that is what it is for).  Callbacks: any. */
 TCPU_EXTERN uint64_t tcpu_cc_slow_start(tcpu_cc_stat *cs, uint64_t acked);
-/* Congestion avoidance: about one mss per cwnd acknowledged. */
+/* Congestion avoidance: about one mss per cwnd acknowledged, counted in
+ * *acc (the algorithm's own accumulator, starting at 0).  Cannot fail.
+ * Hooks: yes.  Callbacks: any. */
 TCPU_EXTERN void tcpu_cc_cong_avoid(tcpu_cc_stat *cs, uint64_t *acc,
                                     uint64_t acked);
 
 /* Makes ops selectable by name on this endpoint (tcpu_settings.cc,
  * tcpu_conn_set_cc).  ops must outlive the endpoint.  Errors: INVAL (no
  * name, a name over 15 characters, a required hook missing),
- * ADDRINUSE (the name is taken), NOMEM. */
+ * ADDRINUSE (the name is taken), NOMEM.  Hooks: no.  Callbacks: yes. */
 TCPU_EXTERN int tcpu_cc_register(tcpu_endpoint *ep, const tcpu_cc_ops *ops);
-/* A built-in or registered algorithm by name; NULL if none. */
+/* A built-in or registered algorithm by name; NULL if none (or NULL
+ * name).  Hooks: no.  Callbacks: any. */
 TCPU_EXTERN const tcpu_cc_ops *tcpu_cc_find(const tcpu_endpoint *ep,
                                             const char *name);
 /* Switches a connection's algorithm; the new one starts from the current
- * window.  Errors: INVAL (unknown name), NOMEM. */
+ * window (before the handshake: from the initial window).  On a listener
+ * the connections it accepts inherit it.  Errors: INVAL (NULL c, unknown
+ * name), NOMEM.  Hooks: no.  Callbacks: yes. */
 TCPU_EXTERN int tcpu_conn_set_cc(tcpu_conn *c, const char *name,
                                  tcpu_tstamp now);
+/* The name of the connection's algorithm, "" if it has none.  Hooks: no.
+ * Callbacks: any. */
 TCPU_EXTERN const char *tcpu_conn_get_cc(const tcpu_conn *c);
 
 #ifdef __cplusplus

@@ -1,24 +1,56 @@
 /*
- * tcpu_uv.h — the libuv binding of libtcpu.
+ * tcpu_uv.h — the libuv binding of libtcpu: TCP streams over one UDP socket,
+ * in libuv's style.
  *
  * A tcpu_uv_endpoint runs one sans-IO core endpoint (tcpu.h) on one UDP
- * socket of a libuv loop, with one timer:
+ * socket of a libuv loop.  Any number of connections share that socket:
+ * they are told apart by the peer's UDP address and the two TCP ports.
+ * On the endpoint the application opens tcpu_uv_stream handles, which work
+ * like libuv's uv_tcp_t:
  *
- *   - every received datagram goes to tcpu_endpoint_recv(..., uv_hrtime()),
- *     then the endpoint is flushed;
- *   - flushing drains tcpu_endpoint_send into the socket and re-arms the
- *     timer from tcpu_endpoint_get_expiry;
- *   - the timer runs tcpu_endpoint_handle_expiry, then flushes.
+ *   server:  tcpu_uv_stream_init -> tcpu_uv_listen(port) -> connection_cb
+ *            -> tcpu_uv_stream_init(client) -> tcpu_uv_accept(server, client)
+ *   client:  tcpu_uv_stream_init -> tcpu_uv_connect(peer, port) -> connect_cb
+ *   both:    tcpu_uv_read_start, tcpu_uv_write, tcpu_uv_shutdown,
+ *            tcpu_uv_close (FIN) or tcpu_uv_abort (RST)
  *
- * The application drives connections with the core API (tcpu_listen,
- * tcpu_connect, tcpu_conn_write, ...; pass uv_hrtime() as `now`) on
- * tcpu_uv_endpoint.ep, and calls tcpu_uv_endpoint_flush afterwards when it
- * did so outside a tcpu_callbacks callback.  Inside a callback no flush is
- * needed: the binding flushes when the call that ran the callback returns.
+ * Conventions, as in libuv:
+ *   - Handles (tcpu_uv_endpoint, tcpu_uv_stream) and requests
+ *     (tcpu_uv_connect_req, tcpu_uv_write_req, tcpu_uv_shutdown_req) live in
+ *     memory the application owns.  Each starts with `void *data`, free for
+ *     the application.  A handle's memory must stay valid until its close
+ *     callback has run, a request's until its callback has run.  Members
+ *     marked "binding" are read-only; the private ones below a handle's
+ *     public members must not be touched.
+ *   - Functions return 0 (or a count) on success and a negative UV_E* code
+ *     of libuv on error: uv_strerror() and uv_err_name() describe them.
+ *     The core's TCPU_ERR_* codes never reach the application through this
+ *     header; tcpu_uv_translate_error() documents the mapping.
+ *   - When a function which takes a callback returns an error, the
+ *     callback will never be called.
+ *   - Callbacks never run inside the call that caused them, and never run
+ *     inside the sans-IO core: the binding collects the core's events and
+ *     delivers them once the core call is over.  Therefore every function
+ *     of this header may be called from any callback of this header (and
+ *     from any other libuv callback) unless its comment says otherwise.
+ *   - After every call that changed a connection the binding flushes: due
+ *     datagrams go to the socket and the timer is re-armed.  Inside a
+ *     callback that flush happens when the callback returns, so a burst of
+ *     calls in one callback is sent as one burst.
  *
- * This is the only public header that includes uv.h.  Errors are the
- * negative TCPU_ERR_* codes of tcpu.h or libuv's UV_E* codes (negative
- * errno values), which the binding passes through unchanged.
+ * Errors a TCP user expects, mapped from the core (tcpu_uv_translate_error):
+ *   TCPU_ERR_RESET -> UV_ECONNRESET     TCPU_ERR_REFUSED  -> UV_ECONNREFUSED
+ *   TCPU_ERR_TIMEDOUT -> UV_ETIMEDOUT   TCPU_ERR_PIPE     -> UV_EPIPE
+ *   TCPU_ERR_NOTCONN -> UV_ENOTCONN     TCPU_ERR_ADDRINUSE -> UV_EADDRINUSE
+ *   TCPU_ERR_INVAL   -> UV_EINVAL       TCPU_ERR_NOMEM    -> UV_ENOMEM
+ *   TCPU_ERR_ABORTED -> UV_ECONNABORTED TCPU_ERR_ADDRNOTAVAIL -> UV_EADDRNOTAVAIL
+ *   TCPU_ERR_PROTO   -> UV_EPROTO       TCPU_ERR_NOBUF    -> UV_ENOBUFS
+ *   TCPU_ERR_STATE   -> UV_EBUSY        TCPU_ERR_AGAIN    -> UV_EAGAIN
+ *   TCPU_ERR_CALLBACK_FAILURE -> UV_EIO (the binding's callbacks never fail)
+ * TCPU_ERR_AGAIN is handled inside the binding (write queue, read events);
+ * only tcpu_uv_try_write returns UV_EAGAIN.
+ *
+ * This is the only public header that includes uv.h.
  */
 #ifndef TCPU_TCPU_UV_H
 #define TCPU_TCPU_UV_H
@@ -31,107 +63,407 @@
 extern "C" {
 #endif
 
-typedef struct tcpu_uv_endpoint tcpu_uv_endpoint;
-typedef void (*tcpu_uv_close_cb)(tcpu_uv_endpoint *uvep);
+/* ------------------------------------------------------------ types */
 
-/* Counters of the binding itself; the core's are in tcpu_endpoint_stats. */
+typedef struct tcpu_uv_endpoint tcpu_uv_endpoint;
+typedef struct tcpu_uv_stream tcpu_uv_stream;
+typedef struct tcpu_uv_connect_req tcpu_uv_connect_req;
+typedef struct tcpu_uv_write_req tcpu_uv_write_req;
+typedef struct tcpu_uv_shutdown_req tcpu_uv_shutdown_req;
+/* The endpoint's private state (sockets, timers, streams). */
+typedef struct tcpu_uv_endpoint_impl tcpu_uv_endpoint_impl;
+
+/* The endpoint's handles are closed; its memory may be released. */
+typedef void (*tcpu_uv_endpoint_close_cb)(tcpu_uv_endpoint *uvep);
+/* The stream is closed; its memory may be released. */
+typedef void (*tcpu_uv_close_cb)(tcpu_uv_stream *stream);
+/* A listener has a new connection for tcpu_uv_accept (status 0), or
+ * accepting failed (status < 0). */
+typedef void (*tcpu_uv_connection_cb)(tcpu_uv_stream *server, int status);
+/* Asks for a buffer to read into.  suggested_size is 65536.  Setting
+ * buf->base = NULL or buf->len = 0 makes read_cb see UV_ENOBUFS; reading
+ * is tried again on the next loop iteration. */
+typedef void (*tcpu_uv_alloc_cb)(tcpu_uv_stream *stream, size_t suggested_size,
+                                 uv_buf_t *buf);
+/* nread > 0: bytes read into buf->base.  nread == 0: nothing to read after
+ * all (only the buffer is handed back).  nread < 0: UV_EOF once the peer's
+ * FIN arrived and everything before it was read, or the error that ended
+ * the connection (UV_ECONNRESET, UV_ETIMEDOUT, UV_ECONNREFUSED,
+ * UV_ECONNABORTED, UV_ENOTCONN), or UV_ENOBUFS (see tcpu_uv_alloc_cb).
+ * After UV_EOF or an error reading stops by itself.  buf is the buffer
+ * from alloc_cb, which the application frees; with nread < 0 it may be a
+ * null buffer (base NULL, len 0). */
+typedef void (*tcpu_uv_read_cb)(tcpu_uv_stream *stream, ssize_t nread,
+                                const uv_buf_t *buf);
+typedef void (*tcpu_uv_connect_cb)(tcpu_uv_connect_req *req, int status);
+typedef void (*tcpu_uv_write_cb)(tcpu_uv_write_req *req, int status);
+typedef void (*tcpu_uv_shutdown_cb)(tcpu_uv_shutdown_req *req, int status);
+
+/* Counters of the binding's socket I/O; the core's are in
+ * tcpu_endpoint_stats (tcpu_endpoint_get_stats(uvep->ep, ...)). */
 typedef struct tcpu_uv_stats {
   uint64_t dgrams_received; /* handed to tcpu_endpoint_recv */
   uint64_t dgrams_sent;     /* accepted by the socket */
   uint64_t recv_errors;     /* failed reads and truncated datagrams */
   uint64_t send_errors;     /* datagrams the socket refused (dropped) */
   uint64_t send_blocked;    /* times the socket was full and output waited */
-  int last_error;           /* last error of the core or the socket, or 0 */
+  uint64_t send_oversize;   /* datagrams longer than tcpu_endpoint_max_dgram
+                               (a full segment plus SACK blocks) */
+  int last_error;           /* last error of the core or the socket as a
+                               UV_E* code, or 0 */
 } tcpu_uv_stats;
 
-/* Embed or allocate one; the application owns the memory, which must stay
- * valid until the close callback has run.  Fields marked "binding" are
- * read-only for the application. */
+/* An endpoint: one UDP socket and the TCP connections on it. */
 struct tcpu_uv_endpoint {
   void *data;        /* free for the application */
-  tcpu_endpoint *ep; /* binding: the core endpoint, NULL once closed */
   uv_loop_t *loop;   /* binding */
-  uv_udp_t udp;      /* binding; udp.data is the binding's */
-  uv_timer_t timer;  /* binding; timer.data is the binding's */
-  /* binding-private below */
-  uv_udp_send_t send_req; /* the one datagram waiting for the socket */
-  uint8_t *sendbuf;       /* holds it (tcpu_endpoint_max_dgram bytes) */
-  size_t sendbuf_len;
-  uint8_t *recvbuf; /* one maximal UDP datagram */
-  struct sockaddr_storage send_to;
-  tcpu_uv_close_cb close_cb;
-  tcpu_uv_stats stats;
-  unsigned send_busy : 1; /* send_req in flight: output waits for it */
-  unsigned in_core : 1;   /* inside a core call (and its callbacks) */
-  unsigned closing : 1;
-  int open_handles;
+  /* binding: the core endpoint, NULL once closing.  The application may
+   * use it with tcpu_cc_register, tcpu_cc_find, tcpu_endpoint_get_stats
+   * and tcpu_endpoint_foreach_conn; it must not open, close or drive
+   * connections through it (use the streams) nor call
+   * tcpu_endpoint_recv/send/handle_expiry/del. */
+  tcpu_endpoint *ep;
+  tcpu_uv_endpoint_impl *impl; /* binding-private */
 };
 
-/* Creates the core endpoint (tcpu_endpoint_new with uv_hrtime()), opens a
- * UDP socket bound to `bind_addr` (IPv4 or IPv6; port 0 picks an ephemeral
- * port, see tcpu_uv_endpoint_local_addr), and starts receiving.  settings
- * NULL means tcpu_settings_default(); callbacks may be NULL; user_data
- * becomes the core endpoint's.
- * Errors: TCPU_ERR_INVAL (NULL loop/uvep/bind_addr, unsupported family, bad
- * settings), TCPU_ERR_NOMEM, and the socket's errors as UV_E* codes
- * (UV_EADDRINUSE, UV_EADDRNOTAVAIL, UV_EACCES, UV_EMFILE, ...).  On these
- * errors nothing is left open: do not call tcpu_uv_endpoint_close.  The
- * only errors that come after the handles exist are uv_udp_open's and
- * uv_udp_recv_start's (not expected for the fresh socket): the handles are
- * then already closing, and *uvep must stay valid until the loop has run
- * once more. */
+/* A TCP stream: a listener, or one connection. */
+struct tcpu_uv_stream {
+  void *data;                 /* free for the application */
+  tcpu_uv_endpoint *endpoint; /* binding: the endpoint it lives on */
+  /* binding: bytes of tcpu_uv_write requests not yet taken into the
+   * core's send buffer (see tcpu_uv_write). */
+  size_t write_queue_size;
+
+  /* binding-private below */
+  tcpu_uv_endpoint_impl *impl;
+  tcpu_conn *conn;     /* the core connection or listener, NULL if none */
+  tcpu_conn *accepted; /* listener: taken off the queue, not yet accepted */
+  unsigned flags;      /* state of the handle */
+  unsigned events;     /* work waiting for the dispatcher */
+  int err;             /* why the connection went away when conn is NULL */
+  tcpu_uv_alloc_cb alloc_cb;
+  tcpu_uv_read_cb read_cb;
+  tcpu_uv_connection_cb connection_cb;
+  tcpu_uv_close_cb close_cb;
+  tcpu_uv_connect_req *connect_req;
+  tcpu_uv_shutdown_req *shutdown_req;
+  tcpu_uv_write_req *wq_head, *wq_tail;     /* not yet all in the core */
+  tcpu_uv_write_req *done_head, *done_tail; /* finished, callback due */
+  tcpu_uv_stream *all_prev, *all_next;      /* the endpoint's streams */
+  tcpu_uv_stream *pending_next;             /* the dispatcher's queue */
+  tcpu_uv_stream *cn_prev, *cn_next;        /* connects with a deadline */
+  uint64_t connect_deadline;                /* uv_hrtime() ns */
+  struct {
+    unsigned set; /* which of the below were set before a connection */
+    unsigned nodelay : 1, keepalive : 1;
+    uint32_t keepcnt, sndbuf, rcvbuf;
+    uint64_t keepidle, keepintvl, user_timeout; /* ns */
+    char cc[16];
+  } opt;
+};
+
+struct tcpu_uv_connect_req {
+  void *data;             /* free for the application */
+  tcpu_uv_stream *handle; /* binding: the stream connecting */
+  tcpu_uv_connect_cb cb;  /* binding-private */
+};
+
+struct tcpu_uv_write_req {
+  void *data;             /* free for the application */
+  tcpu_uv_stream *handle; /* binding: the stream written to */
+  /* binding-private below */
+  tcpu_uv_write_cb cb;
+  tcpu_uv_write_req *next;
+  uv_buf_t *bufs; /* bufsml, or allocated when nbufs > 4 */
+  uv_buf_t bufsml[4];
+  unsigned int nbufs, buf_index;
+  size_t buf_off; /* bytes of bufs[buf_index] already in the core */
+  int status;
+};
+
+struct tcpu_uv_shutdown_req {
+  void *data;              /* free for the application */
+  tcpu_uv_stream *handle;  /* binding: the stream shut down */
+  tcpu_uv_shutdown_cb cb;  /* binding-private */
+};
+
+/* ----------------------------------------------------------- errors */
+
+/* Maps a TCPU_ERR_* code to the UV_E* code a TCP user expects (the table
+ * at the top of this header).  0, positive values and codes that are no
+ * TCPU_ERR_* (UV_E* codes included) come back unchanged.  Cannot fail.
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_translate_error(int err);
+
+/* --------------------------------------------------------- endpoint */
+
+/* tcpu_uv_endpoint_init flags. */
+enum tcpu_uv_endpoint_flags {
+  /* With an IPv6 bind address: IPv6 only.  Without it a socket bound to
+   * "::" is dual-stack and IPv4 peers appear as ::ffff:a.b.c.d. */
+  TCPU_UV_IPV6ONLY = 1
+};
+
+/* Creates the core endpoint (tcpu_endpoint_new; settings NULL means
+ * tcpu_settings_default()), opens a UDP socket bound to bind_addr (a
+ * struct sockaddr_in or sockaddr_in6; port 0 picks an ephemeral port, see
+ * tcpu_uv_endpoint_getsockname) and starts receiving.  An IPv6 socket is
+ * dual-stack unless flags has TCPU_UV_IPV6ONLY.  The binding asks the
+ * kernel for 4 MiB socket buffers (capped by net.core.rmem_max/wmem_max).
+ * Errors: UV_EINVAL (NULL loop, uvep or bind_addr, unknown flags, invalid
+ * settings), UV_EAFNOSUPPORT (bind_addr neither IPv4 nor IPv6), UV_ENOMEM,
+ * and the socket's errors (UV_EADDRINUSE, UV_EADDRNOTAVAIL, UV_EACCES,
+ * UV_EMFILE, ...).  On error nothing is left open and *uvep may be reused
+ * at once; do not call tcpu_uv_endpoint_close.
+ * From callbacks: yes. */
 TCPU_EXTERN int tcpu_uv_endpoint_init(uv_loop_t *loop, tcpu_uv_endpoint *uvep,
                                       const tcpu_settings *settings,
-                                      const tcpu_callbacks *callbacks,
-                                      void *user_data,
-                                      const struct sockaddr *bind_addr);
+                                      const struct sockaddr *bind_addr,
+                                      unsigned int flags);
 
-/* Runs the core's timers that are already due, sends every datagram the
- * core has due, and re-arms the timer (TCPU_TSTAMP_NONE stops it, else it
- * fires after the milliseconds remaining, rounded up).  When the socket is
- * full the pending datagram is kept and sending resumes once the socket
- * drains; nothing is lost and nothing spins.  Datagrams the socket refuses
- * for other reasons (UV_ENETUNREACH, UV_EMSGSIZE, ...) are dropped like
- * lost packets, counted in send_errors and left to TCP to retransmit.
- * Call it after tcpu_listen/connect/conn_write/shutdown/close/abort made
- * outside a tcpu_callbacks callback; inside one it does nothing and
- * returns 0, because the binding flushes afterwards.
- * Errors: TCPU_ERR_STATE (closed endpoint), TCPU_ERR_CALLBACK_FAILURE (a
- * callback run by a due timer failed; sending still happened), and the
- * core's send errors (recorded in last_error; output stops until the next
- * flush). */
-TCPU_EXTERN int tcpu_uv_endpoint_flush(tcpu_uv_endpoint *uvep);
-
-/* Sends what the core has due right now as far as the socket takes it
- * without waiting, deletes the core endpoint with all its connections
- * (tcpu_endpoint_del: their handles become invalid, nothing more is sent)
- * and closes both handles.  close_cb (may be NULL) runs from the loop once
- * they are closed; only then may the memory of *uvep be released.  Calling
- * it twice does nothing the second time.  It cannot fail. */
+/* Closes the endpoint at once, without a goodbye: what the core has due
+ * right now is sent as far as the socket takes it, then the core endpoint
+ * and all its connections are deleted (tcpu_endpoint_del: no FIN, no RST;
+ * peers find out by their timeouts) and the socket and timers close.
+ * Streams still open on it are closed as by tcpu_uv_close: their pending
+ * connect, write and shutdown requests complete with UV_ECANCELED (write
+ * requests already taken into the core with 0), then their close
+ * callbacks run (none for streams the application never closed).  All of
+ * that happens before close_cb (may be NULL), which runs from the loop;
+ * only then may the memory of *uvep and of those streams be released.
+ * For an orderly end close the streams first and let their FINs get
+ * through.  Calling it again does nothing.  Cannot fail.
+ * From callbacks: yes, also from the callbacks of its own streams. */
 TCPU_EXTERN void tcpu_uv_endpoint_close(tcpu_uv_endpoint *uvep,
-                                        tcpu_uv_close_cb close_cb);
+                                        tcpu_uv_endpoint_close_cb close_cb);
 
-/* The bound local UDP address (useful after binding port 0).
- * Errors: TCPU_ERR_STATE (closed endpoint), UV_E* from getsockname,
- * TCPU_ERR_INVAL (unsupported family). */
-TCPU_EXTERN int tcpu_uv_endpoint_local_addr(const tcpu_uv_endpoint *uvep,
-                                            tcpu_addr *addr);
+/* The bound local UDP address, as uv_udp_getsockname: *namelen is the size
+ * of *name on input and the address's length on output.
+ * Errors: UV_EINVAL (NULL argument, closing endpoint), UV_E* from
+ * getsockname.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_endpoint_getsockname(const tcpu_uv_endpoint *uvep,
+                                             struct sockaddr *name,
+                                             int *namelen);
 
-/* Copies the binding's counters. */
+/* Copies the binding's counters into *st.  Valid until the endpoint's close
+ * callback.  Cannot fail.  From callbacks: yes. */
 TCPU_EXTERN void tcpu_uv_endpoint_get_stats(const tcpu_uv_endpoint *uvep,
                                             tcpu_uv_stats *st);
 
 /* struct sockaddr_in / sockaddr_in6 -> tcpu_addr.  IPv4-mapped IPv6
- * addresses stay IPv6, so replies leave through the same socket family.
- * Errors: TCPU_ERR_INVAL (NULL argument or another family). */
+ * addresses stay IPv6.  Errors: UV_EINVAL (NULL argument),
+ * UV_EAFNOSUPPORT (another family).  From callbacks: yes. */
 TCPU_EXTERN int tcpu_uv_addr_from_sockaddr(tcpu_addr *addr,
                                            const struct sockaddr *sa);
 
 /* tcpu_addr -> struct sockaddr_in / sockaddr_in6 in *ss (zeroed first);
  * *len (may be NULL) receives the sockaddr's length.
- * Errors: TCPU_ERR_INVAL (NULL argument or unknown family). */
+ * Errors: UV_EINVAL (NULL argument), UV_EAFNOSUPPORT (unknown family).
+ * From callbacks: yes. */
 TCPU_EXTERN int tcpu_uv_addr_to_sockaddr(struct sockaddr_storage *ss,
                                          socklen_t *len, const tcpu_addr *addr);
+
+/* ----------------------------------------------------------- stream */
+
+/* Initializes a stream on an endpoint.  It holds nothing yet; make it a
+ * listener (tcpu_uv_listen), an outgoing connection (tcpu_uv_connect) or an
+ * incoming one (tcpu_uv_accept).  Every initialized stream must be closed
+ * with tcpu_uv_close (or goes with tcpu_uv_endpoint_close).
+ * Errors: UV_EINVAL (NULL argument, closing endpoint).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_init(tcpu_uv_endpoint *uvep,
+                                    tcpu_uv_stream *stream);
+
+/* Listens on TCP port `port` (1..65535) of the endpoint.  backlog (>= 1)
+ * bounds both the SYN queue and the queue of established connections not
+ * yet accepted (tcpu_listen).  connection_cb runs once per established
+ * connection; call tcpu_uv_accept from it (or later: until then no further
+ * connection_cb runs and new ones wait in the queue).  Options set on the
+ * stream before or after this call apply to the listener and are inherited
+ * by the connections it accepts.
+ * Errors: UV_EINVAL (NULL argument, port 0, backlog < 1, stream not freshly
+ * initialized or closing), UV_EADDRINUSE (port taken on this endpoint),
+ * UV_ENOMEM.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_listen(tcpu_uv_stream *server, uint16_t port,
+                               int backlog, tcpu_uv_connection_cb cb);
+
+/* Moves the connection announced by connection_cb onto `client`, a freshly
+ * initialized stream of the same endpoint.  The connection is established
+ * (or already past it: data and a FIN may be waiting to be read, or it may
+ * have been reset, which the first read or write reports).  Options set on
+ * client before this call are applied now, except the receive buffer
+ * (tcpu_uv_stream_set_rcvbuf), which comes from the listener.
+ * Errors: UV_EINVAL (NULL argument, server no listener or closing, client
+ * not freshly initialized, closing or on another endpoint), UV_EAGAIN (no
+ * connection waiting).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_accept(tcpu_uv_stream *server, tcpu_uv_stream *client);
+
+/* Opens a connection to TCP port remote_port of the endpoint at UDP
+ * address `addr` (struct sockaddr_in or sockaddr_in6; an IPv4 peer is
+ * reached through a dual-stack IPv6 endpoint as ::ffff:a.b.c.d).  The
+ * local TCP port is ephemeral.  cb (may be NULL) runs with 0 once the
+ * connection is established, or with an error: UV_ECONNREFUSED (the peer
+ * answered with RST: no listener on that port), UV_ETIMEDOUT (no answer
+ * within timeout_ms milliseconds, or the SYN retries of tcpu_settings ran
+ * out first; timeout_ms 0: only the retries), UV_ECONNRESET, UV_ECANCELED
+ * (the stream was closed first).  Reading, writing and shutting down may
+ * start right away: written data waits for the handshake.
+ * Errors: UV_EINVAL (NULL req, stream or addr, remote_port 0, stream not
+ * freshly initialized or closing), UV_EAFNOSUPPORT (addr of a family the
+ * endpoint's socket cannot reach), UV_EADDRNOTAVAIL (no free local port),
+ * UV_ENOMEM.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_connect(tcpu_uv_connect_req *req,
+                                tcpu_uv_stream *stream,
+                                const struct sockaddr *addr,
+                                uint16_t remote_port, uint64_t timeout_ms,
+                                tcpu_uv_connect_cb cb);
+
+/* Starts reading: read_cb gets the data as it arrives, in buffers from
+ * alloc_cb, then UV_EOF or the connection's error (tcpu_uv_read_cb).  Data
+ * that arrived earlier is delivered from the loop, never inside this call.
+ * While a stream is not reading, received data waits in the core's receive
+ * buffer and the window closes when it is full (flow control).
+ * Errors: UV_EINVAL (NULL argument, listener, closing stream), UV_ENOTCONN
+ * (not connecting or connected), UV_EALREADY (already reading).
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_read_start(tcpu_uv_stream *stream,
+                                   tcpu_uv_alloc_cb alloc_cb,
+                                   tcpu_uv_read_cb read_cb);
+
+/* Stops reading; no read_cb runs after it returns.  Idempotent.
+ * Errors: UV_EINVAL (NULL stream).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_read_stop(tcpu_uv_stream *stream);
+
+/* Writes the nbufs buffers in order (writev).  The data is referenced, not
+ * copied: the memory the buffers point to must stay valid and unchanged
+ * until cb runs (the uv_buf_t array itself is copied).  The binding copies
+ * it into the core's send buffer (tcpu_settings.sndbuf, or
+ * tcpu_uv_stream_set_sndbuf) as room frees up; the bytes not yet taken
+ * are counted in stream->write_queue_size.  cb (may be NULL) runs with 0
+ * once the whole request is in the core's send buffer — it is then the
+ * core's to deliver, as with write(2) on a kernel socket, not yet
+ * acknowledged — or with UV_ECANCELED (stream closed first) or the error
+ * that ended the connection (UV_ECONNRESET, UV_ETIMEDOUT, ...).  Callbacks
+ * run in request order.  Drain signal: write_queue_size is 0 when the cb
+ * of the last request runs; bound the memory in flight by writing more
+ * only while write_queue_size is small.  Writing while connecting is
+ * allowed.
+ * Errors: UV_EINVAL (NULL req or stream, bufs NULL with nbufs > 0,
+ * listener, closing stream), UV_ENOTCONN (not connecting or connected),
+ * UV_EPIPE (shut down for writing), UV_ENOMEM, and the error that already
+ * ended the connection (UV_ECONNRESET, UV_ETIMEDOUT, ...).
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_write(tcpu_uv_write_req *req, tcpu_uv_stream *stream,
+                              const uv_buf_t bufs[], unsigned int nbufs,
+                              tcpu_uv_write_cb cb);
+
+/* Copies as much of the buffers as the core's send buffer takes now and
+ * returns that count (> 0), as uv_try_write.  Nothing is queued.
+ * Errors: UV_EAGAIN (nothing taken: send buffer full, or write requests
+ * still queued), UV_EINVAL (NULL stream, bufs NULL with nbufs > 0,
+ * listener, closing stream), UV_ENOTCONN, UV_EPIPE, UV_ENOMEM, and the
+ * connection's error.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_try_write(tcpu_uv_stream *stream, const uv_buf_t bufs[],
+                                  unsigned int nbufs);
+
+/* Half-close: once every queued write is in the core, a FIN follows the
+ * data; reading goes on.  cb (may be NULL) runs with 0 when the peer has
+ * acknowledged the FIN (so it acknowledged all data before it too), or with
+ * UV_ECANCELED (stream closed first) or the connection's error.  Writes
+ * after this call fail with UV_EPIPE.
+ * Errors: UV_EINVAL (NULL req or stream, listener, closing stream),
+ * UV_ENOTCONN (not connecting or connected, or already shut down), and the
+ * error that already ended the connection.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_shutdown(tcpu_uv_shutdown_req *req,
+                                 tcpu_uv_stream *stream,
+                                 tcpu_uv_shutdown_cb cb);
+
+/* Closes the stream gracefully.  Reading stops.  Write requests not yet
+ * wholly in the core, a pending connect and a pending shutdown complete
+ * with UV_ECANCELED; data already in the core's send buffer is still
+ * delivered, followed by a FIN, and the core finishes the close by itself
+ * (FIN_WAIT, TIME_WAIT).  As in Linux, closing with received data unread
+ * resets the connection instead (RFC 9293 §3.10.4).  On a listener it
+ * stops listening and resets the connections not yet accepted.  close_cb
+ * (may be NULL) runs from the loop after all the stream's other callbacks;
+ * only then may its memory be released.  Calling it again, or on a stream
+ * of a closed endpoint, does nothing.  Cannot fail.  From callbacks: yes. */
+TCPU_EXTERN void tcpu_uv_close(tcpu_uv_stream *stream, tcpu_uv_close_cb close_cb);
+
+/* Resets the connection (RST; the peer's reads and writes fail with
+ * UV_ECONNRESET) and closes the stream as tcpu_uv_close does, but data
+ * still in the core's send buffer is discarded.  A connection still in its
+ * handshake is dropped without an RST.  Like uv_tcp_close_reset.
+ * Errors: UV_EINVAL (NULL stream, listener, closing stream), UV_ENOTCONN
+ * (never connected: use tcpu_uv_close).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_abort(tcpu_uv_stream *stream, tcpu_uv_close_cb close_cb);
+
+/* ---------------------------------------------------------- options */
+
+/* Options apply to the connection at once; on a freshly initialized stream
+ * they are kept and applied when it listens, connects or is accepted; on a
+ * listener they are inherited by the connections it accepts.  Defaults come
+ * from the endpoint's tcpu_settings.  All of them: Errors: UV_EINVAL (NULL
+ * stream, closing stream, value out of range), UV_ENOMEM; and
+ * UV_ENOTCONN once the connection is gone.  From callbacks: yes. */
+
+/* enable != 0 turns Nagle's algorithm off (TCPU_OPT_NODELAY).  Errors as
+ * above.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_nodelay(tcpu_uv_stream *stream, int enable);
+
+/* Keepalive probes (TCPU_OPT_KEEPALIVE): after idle_ms without traffic,
+ * probes every interval_ms; after count unanswered ones the connection
+ * ends with UV_ETIMEDOUT.  0 for idle_ms, interval_ms or count keeps the
+ * current value; count is 1..255 (else UV_EINVAL).  Errors as above.
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_keepalive(tcpu_uv_stream *stream,
+                                             int enable, uint64_t idle_ms,
+                                             uint64_t interval_ms,
+                                             unsigned int count);
+
+/* RFC 5482 user timeout (TCPU_OPT_USER_TIMEOUT): data unacknowledged for
+ * timeout_ms ends the connection with UV_ETIMEDOUT; 0 turns it off.
+ * Errors as above.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_user_timeout(tcpu_uv_stream *stream,
+                                                uint64_t timeout_ms);
+
+/* The core's send buffer, bytes (1..2^30; not below what it holds now,
+ * else UV_EINVAL).  Errors as above.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_sndbuf(tcpu_uv_stream *stream,
+                                          uint32_t bytes);
+
+/* The receive buffer and so the largest window, bytes (1..2^30).  It fixes
+ * the window scale sent in the SYN, so it can be set on a fresh stream
+ * before tcpu_uv_connect or on a listener, not later (UV_EBUSY).  An
+ * accepted connection takes its listener's.  Errors as above, and UV_EBUSY.
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_rcvbuf(tcpu_uv_stream *stream,
+                                          uint32_t bytes);
+
+/* Congestion control by name: a built-in ("newreno", "cubic", "bbr",
+ * "ledbat") or one registered with tcpu_cc_register(uvep->ep, ...).
+ * UV_EINVAL for an unknown name.  Errors as above.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_set_cc(tcpu_uv_stream *stream, const char *name);
+
+/* ------------------------------------------------------------ state */
+
+/* A tcp_info-like snapshot of the connection (tcpu_conn_get_info): state,
+ * RTT, windows, counters.  Also works after the connection failed, until
+ * the stream is closed.  Errors: UV_EINVAL (NULL argument), UV_ENOTCONN
+ * (no connection: fresh, timed out, closing).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_stream_get_info(const tcpu_uv_stream *stream,
+                                        tcpu_conn_info *info);
+
+/* stream->write_queue_size: bytes of write requests not yet in the core's
+ * send buffer.  0 for NULL.  From callbacks: yes. */
+TCPU_EXTERN size_t
+tcpu_uv_stream_get_write_queue_size(const tcpu_uv_stream *stream);
+
+/* The core connection (or listener) behind the stream, NULL if none, for
+ * the core's read-only calls: tcpu_conn_state, tcpu_conn_error,
+ * tcpu_conn_get_cc, tcpu_conn_get_info.  Valid until the stream's next
+ * call or callback.  From callbacks: yes. */
+TCPU_EXTERN const tcpu_conn *
+tcpu_uv_stream_get_conn(const tcpu_uv_stream *stream);
 
 #ifdef __cplusplus
 }
