@@ -628,7 +628,11 @@ static void bbr_on_congestion(void *st, tcpu_cc_stat *cs, tcpu_cc_signal s,
   }
   b->in_fast_recovery = 1;
   b->recovery_round = b->round_count;
-  b->conserve_start = 1;
+  /* Startup still doubles its window each round: a round of packet
+   * conservation per random loss would hold the search back (at 1% loss
+   * nearly every Startup round has one); the first round without 25%
+   * growth or CheckStartupHighLoss() ends Startup if the loss is real. */
+  b->conserve_start = b->full_bw_reached;
   b->conserve_until_ts = now;
 }
 

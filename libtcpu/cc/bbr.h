@@ -101,6 +101,11 @@ typedef struct tcpu_bbr {
   unsigned loss_round_start : 1, is_loss_in_round : 1;
   uint64_t lost_total;           /* C.lost, from tcpu_cc_ack.bytes_lost */
   uint32_t loss_events_in_round; /* §5.3.1.3 */
+  /* Bytes lost and delivered in the current loss round: the round's loss
+   * rate, which must exceed LossThresh for the short-term model to fall
+   * (tcpu_bbr_adapt_lower_bounds). */
+  uint64_t round_lost, round_delivered;
+  uint64_t cs_lost_seen; /* cs->lost at the previous ACK */
 
   /* §5.3.1 full pipe. */
   uint64_t full_bw, full_bw_count;

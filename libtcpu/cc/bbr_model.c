@@ -123,10 +123,18 @@ void tcpu_bbr_make_rs(tcpu_bbr *b, const tcpu_cc_stat *cs, const tcpu_cc_ack *a,
   rs->delivery_rate = a->delivery_rate;
   rs->delivered = a->delivered;
   rs->newly_acked = a->bytes_delivered;
-  rs->newly_lost = a->bytes_lost;
+  /* Losses RACK's timer marked between ACKs reach no tcpu_cc_ack's
+   * bytes_lost; the core's running total (cs->lost) has them. */
+  uint64_t lost = a->bytes_lost;
+  if (cs->lost > b->cs_lost_seen && cs->lost - b->cs_lost_seen > lost)
+    lost = cs->lost - b->cs_lost_seen;
+  b->cs_lost_seen = cs->lost;
+  rs->newly_lost = lost;
   rs->rtt = a->rtt;
   rs->sent_ts = a->largest_sent_ts;
-  b->lost_total += a->bytes_lost;
+  b->lost_total += lost;
+  b->round_lost += lost;
+  b->round_delivered += a->bytes_delivered;
   if (b->al_active && cs->delivered > b->al_mark) {
     b->al_active = 0; /* the bubble has left the pipe */
     b->al_until = now;
@@ -267,8 +275,19 @@ void tcpu_bbr_reset_short_term_model(tcpu_bbr *b) {
  * no more than Beta, the multiplicative decrease of CUBIC. */
 void tcpu_bbr_adapt_lower_bounds(tcpu_bbr *b, const tcpu_cc_stat *cs) {
   tcpu_bbr_state s = b->state;
+  uint64_t lost = b->round_lost, sent = b->round_lost + b->round_delivered;
+  b->round_lost = b->round_delivered = 0; /* the next loss round */
   if (s == TCPU_BBR_STARTUP || s == TCPU_BBR_PROBE_BW_REFILL ||
       s == TCPU_BBR_PROBE_BW_UP || !b->is_loss_in_round)
+    return;
+  /* A round that lost no more than LossThresh of what it sent is random
+   * loss, not congestion (§5.5.10.2 tolerates it for inflight_longterm;
+   * the same bound applies here).  Otherwise, at a steady 1% of random
+   * loss, every round would set bw_shortterm to the round's best sample,
+   * which pacing 1% under bw (PACING_MARGIN) and the losses themselves
+   * keep about 1% under bw_shortterm: a ratchet that halves the rate
+   * between two bandwidth probes. */
+  if ((double)lost <= LOSS_THRESH * (double)sent)
     return;
   if (b->bw_shortterm == TCPU_BBR_INF)
     b->bw_shortterm = b->max_bw;

@@ -298,6 +298,155 @@ static void check_bbr(void) {
   exp_del(c);
 }
 
+
+/* ----------------------------------------------------- BBR under loss */
+
+/* Seconds from the first data delivered until the sampled delivery rate
+ * first comes within `tol` of `target` (bytes/s); -1 if never. */
+static double time_to_rate(const lab_flow_result *f, double target,
+                           double tol, double *t_first) {
+  double t0 = -1;
+  for (size_t i = 0; i < f->n_samples; i++) {
+    const lab_sample *s = &f->samples[i];
+    if (t0 < 0 && s->bytes > 0)
+      t0 = f->samples[i > 0 ? i - 1 : 0].t;
+    if (t0 >= 0 && s->delivery_rate > 0 &&
+        fabs((double)s->delivery_rate - target) <= tol * target) {
+      *t_first = t0;
+      return s->t - t0;
+    }
+  }
+  *t_first = t0;
+  return -1;
+}
+
+static void check_bbr_loss(void) {
+  printf("bbr_loss: 100 Mbit/s, 50 ms RTT, 1%% random loss, 1 BDP "
+         "queue, 30 s; BBR and CUBIC\n");
+  const char *link = "rate=100mbit,delay=25ms,loss=0.01,queue=1bdp";
+  trial *e = exp_new(link, NULL, 1);
+  e->cfg.interval = 10 * TCPU_NS_PER_MS;
+  exp_flow(e, "cc=bbr,duration=30s");
+  exp_run(e);
+  trial *c = exp_new(link, NULL, 1);
+  exp_flow(c, "cc=cubic,duration=30s");
+  exp_run(c);
+  const lab_flow_result *f = &e->res.flows[0], *fc = &c->res.flows[0];
+  double best = max_goodput(100, f->info.snd_mss);
+  double steady = lab_flow_mbps_between(f, 5, 30);
+  double csteady = lab_flow_mbps_between(fc, 5, 30);
+  double rtt = 0.050, t_first;
+  double ttr = time_to_rate(f, best * 1e6 / 8, 0.10, &t_first);
+  double qd50 = f->owd_p50_ms - f->owd_min_ms;
+  double qdmean = f->owd_mean_ms - f->owd_min_ms;
+  printf("    BBR   %.2f Mbit/s over 0-30 s, %.2f over 5-30 s (payload "
+         "rate %.2f); owd base %.2f, p50 %.2f, mean %.2f, p95 %.2f ms; "
+         "rtx %.2f%% (%.2f s wall)\n",
+         f->mbps, steady, best, f->owd_min_ms, f->owd_p50_ms, f->owd_mean_ms,
+         f->owd_p95_ms, f->retrans_rate * 100, e->wall);
+  printf("    CUBIC %.2f Mbit/s over 0-30 s, %.2f over 5-30 s, %" PRIu64
+         " recoveries, %" PRIu64 " timeouts\n",
+         fc->mbps, csteady, fc->info.fast_recoveries, fc->info.timeouts);
+  printf("    first data at %.2f s; delivery rate within 10%% of %.2f "
+         "Mbit/s after %.3f s = %.1f RTTs\n",
+         t_first, best, ttr, ttr / rtt);
+  check("bbr_loss_rate", steady >= 0.9 * best,
+        "BBR %.1f%% of the payload rate over 5-30 s, bound 90%%",
+        steady / best * 100);
+  check("bbr_loss_vs_cubic", csteady >= 0 && steady >= 5 * csteady,
+        "BBR / CUBIC = %.1f (CUBIC %.1f%% of the payload rate), bound >= 5",
+        steady / csteady, csteady / best * 100);
+  check("bbr_loss_queue", qd50 < 50 && qdmean < 50,
+        "queueing delay p50 %.2f ms, mean %.2f ms, bound < 1 RTT (50 ms)",
+        qd50, qdmean);
+  check("bbr_loss_bw_estimate", ttr >= 0 && ttr <= 10 * rtt,
+        "delivery rate within 10%% of the link after %.1f RTTs, bound 10",
+        ttr / rtt);
+  exp_del(e);
+  exp_del(c);
+}
+
+/* ------------------------------------------------------- 4-flow fairness */
+
+static void fairness4(const char *cc, const char *name, int bound) {
+  printf("%s: four %s flows, 50 Mbit/s, 40 ms RTT, 1 BDP queue, starting "
+         "0, 1, 2, 3 s; Jain index over 30-40 s\n",
+         name, cc);
+  trial *e = exp_new("rate=50mbit,delay=20ms,queue=1bdp", NULL, 1);
+  for (int i = 0; i < 4; i++) {
+    char flow[64];
+    snprintf(flow, sizeof(flow), "cc=%s,start=%ds,duration=%ds", cc, i,
+             40 - i);
+    exp_flow(e, flow);
+  }
+  exp_run(e);
+  double x[4], sum = 0;
+  for (int i = 0; i < 4; i++) {
+    x[i] = lab_flow_mbps_between(&e->res.flows[i], 30, 40);
+    sum += x[i];
+  }
+  double j = lab_jain(x, 4);
+  printf("    %.2f, %.2f, %.2f, %.2f Mbit/s (sum %.2f) (%.2f s wall)\n",
+         x[0], x[1], x[2], x[3], sum, e->wall);
+  if (bound)
+    check(name, j >= 0.95, "Jain %.4f, bound >= 0.95", j);
+  else
+    check(name, j > 0, "Jain %.4f (reported, no bound)", j);
+  exp_del(e);
+}
+
+static void check_fairness4_cubic(void) {
+  fairness4("cubic", "fairness4_cubic", 1);
+}
+static void check_fairness4_bbr(void) { fairness4("bbr", "fairness4_bbr", 0); }
+
+static void check_cubic_bbr_share(void) {
+  printf("cubic_bbr_share: CUBIC and BBR, 50 Mbit/s, 40 ms RTT, 1 BDP "
+         "queue, 40 s; shares over 10-40 s (reported)\n");
+  trial *e = exp_new("rate=50mbit,delay=20ms,queue=1bdp", NULL, 1);
+  exp_flow(e, "cc=cubic,duration=40s");
+  exp_flow(e, "cc=bbr,duration=40s");
+  exp_run(e);
+  double x[2] = {lab_flow_mbps_between(&e->res.flows[0], 10, 40),
+                 lab_flow_mbps_between(&e->res.flows[1], 10, 40)};
+  double j = lab_jain(x, 2);
+  check("cubic_bbr_share", x[0] > 0 && x[1] > 0,
+        "CUBIC %.2f, BBR %.2f Mbit/s, Jain %.4f (both flows progress)", x[0],
+        x[1], j);
+  exp_del(e);
+}
+
+/* ------------------------------------------------- bytes sent / goodput */
+
+static void check_overhead(void) {
+  printf("overhead: 100 Mbit/s, 50 ms RTT, 1%% random loss, 1 BDP queue, "
+         "30 s; TCP payload bytes sent (retransmissions included) per "
+         "byte read by the receiver, and link bytes (headers included)\n");
+  const char *cc[3] = {"bbr", "cubic", "newreno"};
+  for (int a = 0; a < 3; a++) {
+    trial *e = exp_new("rate=100mbit,delay=25ms,loss=0.01,queue=1bdp", NULL,
+                       1);
+    char flow[64];
+    snprintf(flow, sizeof(flow), "cc=%s,duration=30s", cc[a]);
+    exp_flow(e, flow);
+    exp_run(e);
+    const lab_flow_result *f = &e->res.flows[0];
+    double sent = (double)(f->info.bytes_sent + f->info.bytes_retrans) /
+                  (double)f->bytes;
+    double wire = (double)e->res.ab.bytes_submitted / (double)f->bytes;
+    char name[32];
+    snprintf(name, sizeof(name), "overhead_%s", cc[a]);
+    printf("    %-8s %.2f Mbit/s, %" PRIu64 " payload bytes sent, %" PRIu64
+           " retransmitted, %" PRIu64 " read; link bytes %" PRIu64 "\n",
+           cc[a], f->mbps, f->info.bytes_sent, f->info.bytes_retrans,
+           f->bytes, e->res.ab.bytes_submitted);
+    check(name, sent <= 1.05,
+          "payload sent / read %.4f, bound 1.05; link bytes / read %.4f",
+          sent, wire);
+    exp_del(e);
+  }
+}
+
 /* ------------------------------------------------------------- LEDBAT */
 
 static void check_ledbat(void) {
@@ -495,6 +644,11 @@ static const named checks[] = {
     {"cubic_curve", check_cubic_curve},
     {"cubic_vs_newreno", check_cubic_vs_newreno},
     {"bbr", check_bbr},
+    {"bbr_loss", check_bbr_loss},
+    {"fairness4_cubic", check_fairness4_cubic},
+    {"fairness4_bbr", check_fairness4_bbr},
+    {"cubic_bbr_share", check_cubic_bbr_share},
+    {"overhead", check_overhead},
     {"ledbat", check_ledbat},
     {"fairness", check_fairness},
     {"codel", check_codel},

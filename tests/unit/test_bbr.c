@@ -441,22 +441,23 @@ static void test_bbr_cruise_loss_rounds_lower_short_term_model(void **state) {
   fx f;
   fx_init(&f);
   fx_to_cruise(&f);
-  /* The path now delivers 60% of bw, with a loss in every round. */
+  /* The path now delivers 60% of bw, with 3% lost in every round (over
+   * LossThresh: congestion, not random loss). */
   f.rate = BW * 6 / 10;
-  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, MSS);
+  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, BDP * 3 / 100);
   fx_round(&f);
   /* §5.5.10.3: at the end of the lossy round, bw_shortterm = max(bw_latest,
    * Beta * bw_shortterm); bw_latest still holds the full-rate samples
    * from before the loss. */
   assert_int_equal(f.b.bw_shortterm, BW);
   assert_true(f.b.inflight_shortterm != TCPU_BBR_INF);
-  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, MSS);
+  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, BDP * 3 / 100);
   fx_round(&f);
   /* A round of 0.6 bw: down by no more than Beta. */
   assert_int_equal(f.b.bw_shortterm, (uint64_t)(0.7 * BW));
   assert_int_equal(f.b.bw, (uint64_t)(0.7 * BW));
   assert_true(f.cs.pacing_rate == paced(1.0, (uint64_t)(0.7 * BW)));
-  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, MSS);
+  fx_ack(&f, RTT / ACKS_PER_ROUND, MSS, BDP * 3 / 100);
   fx_round(&f);
   /* ...and not below what the last round delivered. */
   assert_int_equal(f.b.bw_shortterm, BW * 6 / 10);
