@@ -133,7 +133,7 @@ static void handshake(pair *w) {
 /* Seals len pattern bytes on `from` into w->buf; returns the length. */
 static tcpu_ssize seal_from(pair *w, tcpu_noise_peer *from, size_t len,
                             uint8_t tag) {
-  uint8_t pt[1500];
+  uint8_t pt[1500] = {0}; /* len may be 0: a keepalive */
   for (size_t i = 0; i < len; i++)
     pt[i] = (uint8_t)(tag + i * 7);
   return tcpu_noise_peer_seal(from, pt, len, w->buf, sizeof w->buf, w->now);
