@@ -144,7 +144,7 @@ static int do_listen(pkt_run *r, const pkt_call *c, pkt_sock *so,
 /* Points the flow of c's remote port at c's local port. */
 static int note_conn(pkt_run *r, tcpu_conn *c, pkt_flow **pf) {
   tcpu_conn_info ci;
-  pkt_flow *f;
+  pkt_flow *f = NULL;
 
   tcpu_conn_get_info(c, &ci);
   if ((f = pkt_flow_get(r, ci.remote_port)) == NULL)
@@ -173,7 +173,7 @@ static int do_accept(pkt_run *r, pkt_sock *so, result *res) {
 static int do_connect(pkt_run *r, const pkt_event *ev, pkt_sock *so,
                       result *res) {
   tcpu_conn *c;
-  pkt_flow *f;
+  pkt_flow *f = NULL;
   int rc;
 
   if (so->listener)
