@@ -81,8 +81,7 @@ void tcpu_conn_terminate(tcpu_conn *c, int err, tcpu_tstamp now) {
     tcpu_conn_add_event(c, TCPU_EV_CLOSED | TCPU_EV_READABLE);
     return;
   }
-  c->dead = 1;
-  ep->reaping_needed = 1;
+  tcpu_endpoint_mark_dead(ep, c);
 }
 
 void tcpu_conn_reset(tcpu_conn *c, int err, tcpu_tstamp now) {

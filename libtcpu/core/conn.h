@@ -77,6 +77,7 @@ struct tcpu_conn {
   struct tcpu_conn *q_next;             /* in the parent's SYN/accept queue */
   struct tcpu_conn *tw_link;  /* parked TIME-WAIT <-> the SYN reopening it */
   struct tcpu_conn *dirty_next;         /* timers changed (theap.c) */
+  struct tcpu_conn *dead_next;          /* ended, waiting to be freed */
   size_t heap_idx;                      /* 1-based in the timer heap; 0: out */
   tcpu_tstamp heap_key;
   tcpu_listener *lst;                   /* non-NULL for listeners */

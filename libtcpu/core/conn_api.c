@@ -270,8 +270,7 @@ static void release(tcpu_conn *c) {
   c->events = 0;
   if (c->state == TCPU_CLOSED) {
     tcpu_endpoint_hash_del(c->ep, c);
-    c->dead = 1;
-    c->ep->reaping_needed = 1;
+    tcpu_endpoint_mark_dead(c->ep, c);
   }
 }
 

@@ -335,38 +335,32 @@ static void dispatch_events(tcpu_endpoint *ep) {
   }
 }
 
-static void reap(tcpu_endpoint *ep) {
-  if (!ep->reaping_needed)
+void tcpu_endpoint_mark_dead(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (c->dead)
     return;
-  ep->reaping_needed = 0;
-  tcpu_conn *c = ep->all;
-  while (c) {
-    tcpu_conn *next = c->next;
-    if (c->dead && !c->in_evq && !c->in_outq)
+  c->dead = 1;
+  c->dead_next = ep->dead_head;
+  ep->dead_head = c;
+}
+
+/* Frees the connections that ended: O(those), not O(all).  One still in
+ * the output queue waits until tcpu_endpoint_send pops it. */
+static void reap(tcpu_endpoint *ep) {
+  tcpu_conn **pp = &ep->dead_head;
+  while (*pp) {
+    tcpu_conn *c = *pp;
+    if (!c->in_evq && !c->in_outq) {
+      *pp = c->dead_next;
       tcpu_conn_free(c);
-    else if (c->dead)
-      ep->reaping_needed = 1;
-    c = next;
+    } else {
+      pp = &c->dead_next;
+    }
   }
 }
 
 /* Every entry point ends here: deliver events, then free what ended. */
 static int finish_call(tcpu_endpoint *ep) {
   dispatch_events(ep);
-  /* Dead connections may still sit in the output queue. */
-  if (ep->reaping_needed) {
-    tcpu_conn **pp = &ep->out_head;
-    ep->out_tail = NULL;
-    while (*pp) {
-      if ((*pp)->dead) {
-        (*pp)->in_outq = 0;
-        *pp = (*pp)->out_next;
-      } else {
-        ep->out_tail = *pp;
-        pp = &(*pp)->out_next;
-      }
-    }
-  }
   tcpu_theap_flush(ep);
   reap(ep);
   int rv = ep->cb_err;

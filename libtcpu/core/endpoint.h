@@ -33,7 +33,7 @@ struct tcpu_endpoint {
   tcpu_conn *dirty_head;
   tcpu_conn *out_head, *out_tail;
   tcpu_conn *ev_head, *ev_tail;
-  int reaping_needed;
+  tcpu_conn *dead_head; /* ended connections, freed by reap() */
 
   tcpu_ctl_dgram ctl[TCPU_CTL_QUEUE_LEN];
   unsigned ctl_head, ctl_len;
@@ -57,6 +57,8 @@ int tcpu_endpoint_hash_add(tcpu_endpoint *ep, tcpu_conn *c);
 void tcpu_endpoint_hash_del(tcpu_endpoint *ep, tcpu_conn *c);
 void tcpu_endpoint_out_push(tcpu_endpoint *ep, tcpu_conn *c);
 void tcpu_endpoint_ev_push(tcpu_endpoint *ep, tcpu_conn *c);
+/* c ended and nobody holds it: free it at the end of the entry point. */
+void tcpu_endpoint_mark_dead(tcpu_endpoint *ep, tcpu_conn *c);
 /* Encodes s and queues it for dest; counts an overflow instead when full. */
 void tcpu_endpoint_queue_ctl(tcpu_endpoint *ep, const tcpu_addr *to,
                              const tcpu_seg *s);
