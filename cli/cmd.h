@@ -23,6 +23,16 @@ int tcpu_cmd_lab(int argc, char **argv);
 void tcpu_usage_lab(FILE *f);
 int tcpu_cmd_netem(int argc, char **argv);
 void tcpu_usage_netem(FILE *f);
+int tcpu_cmd_show(int argc, char **argv);
+void tcpu_usage_show(FILE *f);
+int tcpu_cmd_cat(int argc, char **argv);
+void tcpu_usage_cat(FILE *f);
+int tcpu_cmd_genkey(int argc, char **argv);
+void tcpu_usage_genkey(FILE *f);
+int tcpu_cmd_pubkey(int argc, char **argv);
+void tcpu_usage_pubkey(FILE *f);
+int tcpu_cmd_genpsk(int argc, char **argv);
+void tcpu_usage_genpsk(FILE *f);
 
 /* Shared option handling: for argv[*i] equal to `name` or starting with
  * `name=`, sets *val to the value (the next argument, or what follows

@@ -20,6 +20,18 @@ static const tcpu_cmd cmds[] = {
     {"netem", "relay UDP between two addresses through the same link "
               "model, in real time",
      tcpu_cmd_netem, tcpu_usage_netem},
+    {"show", "the state of a running tcpud: peers and connections, like "
+             "ss -ti",
+     tcpu_cmd_show, tcpu_usage_show},
+    {"cat", "netcat over libtcpu: stdin and stdout over one tunnel "
+            "connection",
+     tcpu_cmd_cat, tcpu_usage_cat},
+    {"genkey", "a new private key for sealed mode (base64, as wg)",
+     tcpu_cmd_genkey, tcpu_usage_genkey},
+    {"pubkey", "the public key of the private key on stdin", tcpu_cmd_pubkey,
+     tcpu_usage_pubkey},
+    {"genpsk", "a new pre-shared key for sealed mode", tcpu_cmd_genpsk,
+     tcpu_usage_genpsk},
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -60,7 +60,13 @@ void tcpu_sack_input(tcpu_conn *c, const tcpu_seg *s, tcpu_ack_ctx *ctx,
       i++;
     for (; i < q->n; i++) {
       tcpu_txseg *t = tcpu_rtxq_at(q, i);
-      if (seq_gt(t->seq + t->len, end))
+      /* A block covers data only: a record that ends in our FIN counts as
+       * SACKed once its data is, or a tail "data+FIN" lost before it would
+       * never be judged lost (RACK needs a later segment delivered). */
+      uint32_t tend = t->seq + t->len;
+      if ((t->flags & TXSEG_FIN) && t->len > 1)
+        tend--;
+      if (seq_gt(tend, end))
         break;
       if (t->flags & TXSEG_SACKED)
         continue;
