@@ -4,6 +4,10 @@
  *   endpoint.c  I/O: the UDP socket, the core's timer, feeding datagrams to
  *               the core, draining its output, closing.  Knows nothing of
  *               streams beyond the calls below.
+ *   io_linux.c  the batched datagram engine endpoint.c runs the socket on
+ *               (io.h: recvmmsg/sendmmsg, UDP GRO/GSO, EAGAIN queueing).
+ *   hrtimer.c   the nanosecond timer endpoint.c runs the core's deadline
+ *               on (hrtimer.h: timerfd, uv_timer_t fallback).
  *   stream.c    the uv-style stream API of tcpu_uv.h: handles, requests,
  *               the core's callbacks, deferred delivery of the
  *               application's callbacks, connect deadlines.
@@ -37,15 +41,19 @@
  *   Closing.  tcpu_uv_endpoint_close (endpoint.c) calls
  *   tcpu_uv__streams_close, which detaches every stream from the core
  *   (their connections die with the core endpoint) and closes stream.c's
- *   timer; then endpoint.c deletes the core and closes its handles.  Every
- *   uv handle of the endpoint counts in impl->open_handles and ends in
- *   tcpu_uv__ep_handle_closed; the last one frees impl and runs the
+ *   timer; then endpoint.c deletes the core and closes the engine and the
+ *   timer.  Every uv handle of the endpoint (the engine's and the timer's
+ *   count as one each) counts in impl->open_handles and its close ends in
+ *   tcpu_uv__ep_handle_closed (the engine's and the timer's close
+ *   callbacks forward there); the last one frees impl and runs the
  *   endpoint's close callback, after stream.c delivered what was left.
  */
 #ifndef TCPU_UV_INTERNAL_H
 #define TCPU_UV_INTERNAL_H
 
 #include "tcpu/tcpu_uv.h"
+#include "uv/hrtimer.h"
+#include "uv/io.h"
 
 /* stream.c's per-endpoint state. */
 typedef struct tcpu_uv_streams {
@@ -63,17 +71,14 @@ struct tcpu_uv_endpoint_impl {
   uv_loop_t *loop;
 
   /* ---- endpoint.c: I/O */
-  uv_udp_t udp;
-  uv_timer_t timer;        /* the core's expiry */
-  uv_udp_send_t send_req;  /* the one datagram waiting for the socket */
-  uint8_t *sendbuf;        /* holds it (max_dgram + SENDBUF_SLACK bytes) */
-  size_t sendbuf_len;
-  uint8_t *recvbuf;        /* one maximal UDP datagram */
-  struct sockaddr_storage send_to;
-  tcpu_uv_stats stats;
+  tcpu_io io;              /* the UDP socket, batched (io_linux.c) */
+  tcpu_hrtimer timer;      /* the core's expiry, ns precision (hrtimer.c) */
+  size_t core_max_dgram;   /* tcpu_endpoint_max_dgram */
+  tcpu_uv_stats stats;     /* the engine's counters are merged in on read */
+  uint64_t io_errors_seen; /* the engine's error counters, last looked at */
   int family;              /* AF_INET or AF_INET6 of the socket */
   unsigned v6only : 1;     /* an AF_INET6 socket that cannot reach IPv4 */
-  unsigned send_busy : 1;  /* send_req in flight: output waits for it */
+  unsigned in_recv : 1;    /* a receive batch is open (between datagrams) */
   unsigned closing : 1;
   unsigned batch;          /* nesting of tcpu_uv__ep_batch_begin */
   int open_handles;        /* uv handles of endpoint.c and stream.c */
