@@ -175,6 +175,8 @@ static void drain(tcpu_uv_endpoint_impl *impl) {
     }
     if ((size_t)n > impl->core_max_dgram)
       impl->stats.send_oversize++;
+    if (impl->tap)
+      impl->tap(impl->uvep, 1, &to, buf, (size_t)n, impl->tap_arg);
     tcpu_io_commit(&impl->io, &to, (size_t)n);
   }
   tcpu_io_flush(&impl->io);
@@ -261,6 +263,8 @@ static void on_datagram(tcpu_io *io, const tcpu_addr *from,
     impl->in_recv = 1;
     tcpu_uv__ep_batch_begin(impl);
   }
+  if (impl->tap)
+    impl->tap(impl->uvep, 0, from, data, len, impl->tap_arg);
   note_error(impl, tcpu_endpoint_recv(impl->ep, from, data, len, now));
 }
 
@@ -417,4 +421,10 @@ void tcpu_uv_endpoint_close(tcpu_uv_endpoint *uvep,
   uvep->ep = NULL;
   tcpu_io_close(&impl->io, io_closed);
   tcpu_hrtimer_close(&impl->timer, timer_closed);
+}
+
+void tcpu_uv_endpoint_set_tap(tcpu_uv_endpoint *uvep, tcpu_uv_tap_cb cb,
+                              void *arg) {
+  uvep->impl->tap = cb;
+  uvep->impl->tap_arg = arg;
 }

@@ -77,6 +77,8 @@ struct tcpu_uv_endpoint_impl {
   tcpu_uv_stats stats;     /* the engine's counters are merged in on read */
   uint64_t io_errors_seen; /* the engine's error counters, last looked at */
   int family;              /* AF_INET or AF_INET6 of the socket */
+  tcpu_uv_tap_cb tap;      /* capture hook (pcap), NULL: none */
+  void *tap_arg;
   unsigned v6only : 1;     /* an AF_INET6 socket that cannot reach IPv4 */
   unsigned in_recv : 1;    /* a receive batch is open (between datagrams) */
   unsigned closing : 1;

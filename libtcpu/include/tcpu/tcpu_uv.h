@@ -245,6 +245,20 @@ TCPU_EXTERN int tcpu_uv_endpoint_getsockname(const tcpu_uv_endpoint *uvep,
                                              struct sockaddr *name,
                                              int *namelen);
 
+/* Defined where the binding has tcpu_uv_endpoint_set_tap. */
+#define TCPU_UV_HAVE_TAP 1
+
+/* A datagram the endpoint received (before the core sees it; outgoing 0)
+ * or that the core handed over for sending (outgoing 1).  peer is the
+ * other end's UDP address.  For capture tools (pcap): the callback must
+ * not call into the binding.  From the loop. */
+typedef void (*tcpu_uv_tap_cb)(tcpu_uv_endpoint *uvep, int outgoing,
+                               const tcpu_addr *peer, const uint8_t *dgram,
+                               size_t len, void *arg);
+/* Sets the tap (cb NULL: none).  Cannot fail.  From callbacks: yes. */
+TCPU_EXTERN void tcpu_uv_endpoint_set_tap(tcpu_uv_endpoint *uvep,
+                                          tcpu_uv_tap_cb cb, void *arg);
+
 /* Copies the binding's counters into *st.  Valid until the endpoint's close
  * callback.  Cannot fail.  From callbacks: yes. */
 TCPU_EXTERN void tcpu_uv_endpoint_get_stats(const tcpu_uv_endpoint *uvep,
