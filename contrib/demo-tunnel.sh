@@ -36,7 +36,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tcpud-demo.XXXXXX")
 pids=()
 cleanup() {
   local rc=$?
+  # The watchdog's sleep is its child: end it too, or it keeps our stdout
+  # open for the rest of its two minutes.
+  local sleeper
+  sleeper=$(pgrep -P "$watchdog" 2>/dev/null || true)
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  [[ -n "$sleeper" ]] && kill -TERM $sleeper 2>/dev/null || true
   wait 2>/dev/null || true
   if ((rc != 0)); then
     for f in "$work"/*.log; do
@@ -50,7 +55,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 (sleep 120 && echo "demo-tunnel: time limit" >&2 && kill -TERM $$) &
-pids+=($!)
+watchdog=$!
+pids+=("$watchdog")
 
 bg() { # NAME CMD...
   local name=$1
