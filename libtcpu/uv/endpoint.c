@@ -62,53 +62,24 @@ static void note_io_error(tcpu_uv_endpoint_impl *impl) {
 
 /* ------------------------------------------------------------ addresses */
 
+/* The conversions live in the I/O engine (io_linux.c); the public names
+ * only add argument checks and libuv's error codes. */
 int tcpu_uv_addr_from_sockaddr(tcpu_addr *addr, const struct sockaddr *sa) {
   if (addr == NULL || sa == NULL)
     return UV_EINVAL;
-  memset(addr, 0, sizeof(*addr));
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-    addr->family = TCPU_AF_INET;
-    addr->port = ntohs(sin->sin_port);
-    memcpy(addr->ip, &sin->sin_addr, 4);
-    return 0;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-    addr->family = TCPU_AF_INET6;
-    addr->port = ntohs(sin6->sin6_port);
-    memcpy(addr->ip, &sin6->sin6_addr, 16);
-    addr->scope_id = sin6->sin6_scope_id;
-    return 0;
-  }
-  return UV_EAFNOSUPPORT;
+  return tcpu_io_addr_from_sockaddr(addr, sa) == 0 ? 0 : UV_EAFNOSUPPORT;
 }
 
 int tcpu_uv_addr_to_sockaddr(struct sockaddr_storage *ss, socklen_t *len,
                              const tcpu_addr *addr) {
   if (ss == NULL || addr == NULL)
     return UV_EINVAL;
-  memset(ss, 0, sizeof(*ss));
-  if (addr->family == TCPU_AF_INET) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(addr->port);
-    memcpy(&sin->sin_addr, addr->ip, 4);
-    if (len != NULL)
-      *len = sizeof(*sin);
-    return 0;
-  }
-  if (addr->family == TCPU_AF_INET6) {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(addr->port);
-    memcpy(&sin6->sin6_addr, addr->ip, 16);
-    sin6->sin6_scope_id = addr->scope_id;
-    if (len != NULL)
-      *len = sizeof(*sin6);
-    return 0;
-  }
-  return UV_EAFNOSUPPORT;
+  socklen_t n = tcpu_io_addr_to_sockaddr(ss, addr);
+  if (n == 0)
+    return UV_EAFNOSUPPORT;
+  if (len != NULL)
+    *len = n;
+  return 0;
 }
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0,
