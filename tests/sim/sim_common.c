@@ -478,3 +478,12 @@ void sim_print_info(FILE *f, const char *name, const tcpu_conn_info *ci) {
           ci->fast_recoveries, ci->tlp_probes, ci->sacked_segs, ci->lost_segs,
           ci->dsacks, ci->reorder_events, ci->spurious_undos, ci->paws_drops);
 }
+
+void sim_say(int verbose, tcpu_tstamp now, const char *who,
+             const char *what) {
+  if (!verbose)
+    return;
+  char t[32];
+  sim_fmt_time(t, sizeof(t), now);
+  printf("%12s %s: %s\n", t, who, what);
+}

@@ -80,6 +80,8 @@ void sim_print_info(FILE *f, const char *name, const tcpu_conn_info *ci);
 
 /* Virtual time as seconds with microseconds, for logs. */
 void sim_fmt_time(char *out, size_t outlen, tcpu_tstamp t);
+/* "<virtual time> who: what" on stdout when verbose (the replay trace). */
+void sim_say(int verbose, tcpu_tstamp now, const char *who, const char *what);
 
 /* ------------------------------------------------------------- streams */
 

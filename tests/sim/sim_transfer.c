@@ -127,11 +127,7 @@ typedef struct world {
 static tcpu_tstamp now_of(world *w) { return w->sim.now; }
 
 static void say(world *w, const char *who, const char *what) {
-  if (!w->verbose)
-    return;
-  char t[32];
-  sim_fmt_time(t, sizeof(t), now_of(w));
-  printf("%12s %s: %s\n", t, who, what);
+  sim_say(w->verbose, now_of(w), who, what);
 }
 
 static side *side_of(world *w, tcpu_conn *c) {
