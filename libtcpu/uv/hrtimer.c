@@ -36,13 +36,14 @@ static void on_uv_timer(uv_timer_t *handle) {
 }
 
 static void ms_start(tcpu_hrtimer *t) {
-  tcpu_tstamp now = uv_hrtime();
-  uint64_t ms = t->deadline <= now
-                    ? 0
-                    : (t->deadline - now + TCPU_NS_PER_MS - 1) / TCPU_NS_PER_MS;
-  /* libuv counts from the loop's cached time: bring it up to date, so
-   * the timer is not early by however long this iteration has run. */
+  /* libuv counts whole milliseconds from the loop's cached time, which is
+   * uv_hrtime() rounded down: count from that same base, or the timer can
+   * fire up to a millisecond before the deadline. */
   uv_update_time(t->loop);
+  tcpu_tstamp base = uv_now(t->loop) * TCPU_NS_PER_MS;
+  uint64_t ms = t->deadline <= base
+                    ? 0
+                    : (t->deadline - base + TCPU_NS_PER_MS - 1) / TCPU_NS_PER_MS;
   t->arms++;
   uv_timer_start(&t->h.timer, on_uv_timer, ms, 0);
 }
