@@ -50,7 +50,7 @@ tcpu_conn *tcpu_conn_new(tcpu_endpoint *ep, const tcpu_addr *peer,
   c->user_data = ep->user_data;
   c->nodelay = ep->s.nodelay;
   c->peer_mss = 536; /* RFC 9293 §3.7.1 default without the option */
-  c->adv_mss = tcpu_endpoint_mss(ep, peer ? peer->family : TCPU_AF_INET);
+  c->adv_mss = tcpu_endpoint_mss(ep, peer);
   c->snd_wscale = c->rcv_wscale = 0;
   for (int i = 0; i < TCPU_TIMER_COUNT; i++)
     c->timer[i] = TCPU_TSTAMP_NONE;
@@ -104,9 +104,26 @@ void tcpu_conn_free(tcpu_conn *c) {
 /* RFC 9293 §3.10.1 OPEN, active. */
 int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer, uint16_t local_port,
                  uint16_t remote_port, tcpu_conn **pc, tcpu_tstamp now) {
-  if (ep == NULL || peer == NULL || pc == NULL || remote_port == 0 ||
-      (peer->family != TCPU_AF_INET && peer->family != TCPU_AF_INET6))
+  if (ep == NULL || peer == NULL || pc == NULL || remote_port == 0)
     return TCPU_ERR_INVAL;
+  tcpu_addr named;
+  if (ep->peers.sealed != NULL) {
+    /* Sealed mode reaches peers only: by their TCPU_AF_PEER address, or
+     * by the UDP endpoint one of them was added with. */
+    tcpu_peer *p = tcpu_peer_by_addr(ep, peer);
+    if (p == NULL && peer->family != TCPU_AF_PEER)
+      for (uint32_t i = 0; p == NULL && i < ep->peers.nslots; i++) {
+        tcpu_peer *q = ep->peers.slots[i];
+        if (q != NULL && tcpu_addr_equal(&q->endpoint, peer))
+          p = q;
+      }
+    if (p == NULL)
+      return TCPU_ERR_INVAL;
+    named = p->addr;
+    peer = &named;
+  } else if (peer->family != TCPU_AF_INET && peer->family != TCPU_AF_INET6) {
+    return TCPU_ERR_INVAL;
+  }
   if (local_port == 0) {
     int rv = tcpu_ephemeral_port(ep, peer, remote_port, &local_port);
     if (rv != 0)

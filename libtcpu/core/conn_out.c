@@ -191,7 +191,7 @@ static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
    * SACK blocks on a full segment would overflow the datagram, so the
    * oldest blocks stay for the next pure ACK (RFC 2018 §4 repeats them;
    * the first, D-SACK or newest, is kept longest). */
-  size_t room = tcpu_endpoint_max_dgram(c->ep);
+  size_t room = tcpu_endpoint_seg_room(c->ep);
   size_t hl = tcpu_seg_hdr_len(&s);
   while (hl + len > room && s.opt.nsack > 0) {
     s.opt.nsack--;

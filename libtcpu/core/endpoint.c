@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/peer.h"
 #include "core/seq.h"
 
 void tcpu_settings_default(tcpu_settings *s) {
@@ -38,6 +39,9 @@ void tcpu_settings_default(tcpu_settings *s) {
   s->keepalive_intvl = 75 * TCPU_NS_PER_S;
   s->keepalive_probes = 9;
   s->user_timeout = 0;
+  s->mode = TCPU_MODE_PLAIN;
+  s->cipher = TCPU_CIPHER_CHACHAPOLY;
+  s->handshake_load = 64;
 }
 
 static int settings_valid(const tcpu_settings *s) {
@@ -49,7 +53,8 @@ static int settings_valid(const tcpu_settings *s) {
          s->accept_overflow <= TCPU_OVERFLOW_RST &&
          s->syncookies <= TCPU_SYNCOOKIES_ALWAYS && s->keepalive_idle > 0 &&
          s->keepalive_intvl > 0 && s->keepalive_probes >= 1 &&
-         s->keepalive_probes <= 255;
+         s->keepalive_probes <= 255 && s->mode <= TCPU_MODE_SEALED &&
+         s->cipher <= TCPU_CIPHER_AESGCM;
 }
 
 static int secret_is_zero(const uint8_t *k, size_t n) {
@@ -79,9 +84,10 @@ int tcpu_endpoint_new(tcpu_endpoint **pep, const tcpu_settings *settings,
   memcpy(ep->hash_key, ep->s.secret, sizeof ep->hash_key);
   ep->hsize = 64;
   ep->htab = calloc(ep->hsize, sizeof *ep->htab);
-  if (ep->htab == NULL) {
-    free(ep);
-    return TCPU_ERR_NOMEM;
+  int rv = ep->htab != NULL ? tcpu_peers_init(ep) : TCPU_ERR_NOMEM;
+  if (rv != 0) {
+    tcpu_endpoint_del(ep);
+    return rv;
   }
   *pep = ep;
   return 0;
@@ -98,7 +104,9 @@ void tcpu_endpoint_del(tcpu_endpoint *ep) {
   }
   free(ep->htab);
   free(ep->heap);
+  tcpu_peers_free(ep);
   sodium_memzero(ep->s.secret, sizeof ep->s.secret);
+  sodium_memzero(ep->s.private_key, sizeof ep->s.private_key);
   sodium_memzero(ep->hash_key, sizeof ep->hash_key);
   free(ep);
 }
@@ -125,9 +133,22 @@ int tcpu_endpoint_foreach_conn(const tcpu_endpoint *ep,
   return 0;
 }
 
-uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family) {
+uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, const tcpu_addr *peer) {
+  uint8_t family = peer != NULL ? peer->family : TCPU_AF_INET;
+  uint32_t envelope = 0;
+  if (family == TCPU_AF_PEER) {
+    const tcpu_peer *p = tcpu_peers_by_conn_addr(ep, peer);
+    family = p != NULL ? p->endpoint.family : TCPU_AF_INET;
+  }
+  if (ep->peers.sealed != NULL)
+    envelope = TCPU_NOISE_DATA_OVERHEAD;
   uint32_t ip = family == TCPU_AF_INET6 ? 40 : 20;
-  return (uint16_t)(ep->s.mtu - ip - 8 - TCPU_TCP_HDR_LEN);
+  return (uint16_t)(ep->s.mtu - ip - 8 - envelope - TCPU_TCP_HDR_LEN);
+}
+
+size_t tcpu_endpoint_seg_room(const tcpu_endpoint *ep) {
+  return tcpu_endpoint_max_dgram(ep) -
+         (ep->peers.sealed != NULL ? TCPU_NOISE_DATA_OVERHEAD : 0);
 }
 
 size_t tcpu_endpoint_max_dgram(const tcpu_endpoint *ep) {
@@ -381,22 +402,19 @@ static void count_bad(tcpu_endpoint *ep, tcpu_seg_status st) {
   }
 }
 
-int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
-                       const uint8_t *dgram, size_t len, tcpu_tstamp now) {
-  if (ep == NULL || from == NULL || (dgram == NULL && len > 0))
-    return TCPU_ERR_INVAL;
-  ep->st.dgrams_in++;
+void tcpu_endpoint_input(tcpu_endpoint *ep, const tcpu_addr *from,
+                         const uint8_t *dgram, size_t len, tcpu_tstamp now) {
   tcpu_seg s;
   tcpu_seg_status st = tcpu_seg_decode(&s, dgram, len, 1);
   if (st != TCPU_SEG_OK) {
     count_bad(ep, st);
-    return finish_call(ep);
+    return;
   }
   /* Flag combinations no conforming TCP sends; port 0 is reserved. */
   if (((s.flags & TH_SYN) && (s.flags & (TH_RST | TH_FIN))) || s.sport == 0 ||
       s.dport == 0) {
     ep->st.drop_bad_flags++;
-    return finish_call(ep);
+    return;
   }
   if (s.flags & TH_RST)
     ep->st.rst_received++;
@@ -409,7 +427,77 @@ int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
     ep->st.drop_no_conn++;
     tcpu_endpoint_reply_rst(ep, from, &s);
   }
+}
+
+/* A plain-mode keepalive (tcpu_peer_set_persistent_keepalive): empty, or
+ * the single zero byte tcpu_endpoint_send produces. */
+static int plain_keepalive(const uint8_t *dgram, size_t len) {
+  return len == 0 || (len == TCPU_PLAIN_KEEPALIVE_LEN && dgram[0] == 0);
+}
+
+int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
+                       const uint8_t *dgram, size_t len, tcpu_tstamp now) {
+  if (ep == NULL || from == NULL || (dgram == NULL && len > 0))
+    return TCPU_ERR_INVAL;
+  ep->st.dgrams_in++;
+  if (ep->peers.sealed != NULL)
+    tcpu_sealed_recv(ep, from, dgram, len, now);
+  else if (plain_keepalive(dgram, len))
+    ep->st.keepalives_received++;
+  else
+    tcpu_endpoint_input(ep, from, dgram, len, now);
   return finish_call(ep);
+}
+
+/* The next datagram, in order: handshake, cookie and keepalive messages;
+ * stateless replies; connections, round robin.  Sealed mode builds each
+ * segment TCPU_NOISE_DATA_HEADER_LEN bytes into buf and seals it in place;
+ * a connection whose peer has no session is skipped (held) and a
+ * handshake is asked for, whose initiation the next round finds queued. */
+static tcpu_ssize next_dgram(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
+                             size_t buflen, tcpu_tstamp now) {
+  tcpu_peers *ps = &ep->peers;
+  size_t off = ps->sealed != NULL ? TCPU_NOISE_DATA_HEADER_LEN : 0;
+  size_t tail = ps->sealed != NULL ? TCPU_NOISE_TAG_LEN : 0;
+  for (;;) {
+    if (ps->msgq_len > 0) {
+      tcpu_msg *m = &ps->msgq[ps->msgq_head];
+      ps->msgq_head = (ps->msgq_head + 1) % TCPU_MSGQ_LEN;
+      ps->msgq_len--;
+      memcpy(buf, m->data, m->len);
+      *to = m->to;
+      return m->len;
+    }
+    if (ep->ctl_len > 0) {
+      tcpu_ctl_dgram *d = &ep->ctl[ep->ctl_head];
+      ep->ctl_head = (ep->ctl_head + 1) % TCPU_CTL_QUEUE_LEN;
+      ep->ctl_len--;
+      memcpy(buf + off, d->data, d->len);
+      *to = d->to;
+      if (off == 0)
+        return d->len;
+      size_t n = tcpu_sealed_wrap(ep, to, buf, d->len, buflen, now);
+      if (n > 0)
+        return (tcpu_ssize)n;
+      continue;
+    }
+    tcpu_conn *c = out_pop(ep);
+    if (c == NULL)
+      return 0;
+    if (c->dead || (off > 0 && !tcpu_sealed_ready(ep, &c->peer, now)))
+      continue;
+    tcpu_ssize n = tcpu_conn_output(c, buf + off, buflen - off - tail, now);
+    if (n <= 0)
+      continue;
+    /* Round robin: it goes to the back and says 0 once it is done. */
+    tcpu_endpoint_out_push(ep, c);
+    *to = c->peer;
+    if (off == 0)
+      return n;
+    n = (tcpu_ssize)tcpu_sealed_wrap(ep, to, buf, (size_t)n, buflen, now);
+    if (n > 0)
+      return n;
+  }
 }
 
 tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
@@ -418,26 +506,7 @@ tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
     return TCPU_ERR_INVAL;
   if (buflen < tcpu_endpoint_max_dgram(ep))
     return TCPU_ERR_NOBUF;
-  tcpu_ssize n = 0;
-  if (ep->ctl_len > 0) {
-    tcpu_ctl_dgram *d = &ep->ctl[ep->ctl_head];
-    ep->ctl_head = (ep->ctl_head + 1) % TCPU_CTL_QUEUE_LEN;
-    ep->ctl_len--;
-    memcpy(buf, d->data, d->len);
-    *to = d->to;
-    n = d->len;
-  }
-  tcpu_conn *c;
-  while (n == 0 && (c = out_pop(ep)) != NULL) {
-    if (c->dead)
-      continue;
-    n = tcpu_conn_output(c, buf, buflen, now);
-    if (n > 0) {
-      *to = c->peer;
-      /* Round robin: it goes to the back and says 0 once it is done. */
-      tcpu_endpoint_out_push(ep, c);
-    }
-  }
+  tcpu_ssize n = next_dgram(ep, to, buf, buflen, now);
   if (n > 0)
     ep->st.dgrams_out++;
   int rv = finish_call(ep);
@@ -445,7 +514,31 @@ tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
 }
 
 tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep) {
-  return tcpu_theap_min(ep);
+  tcpu_tstamp t = tcpu_theap_min(ep);
+  return ep->peers.next_expiry < t ? ep->peers.next_expiry : t;
+}
+
+/* The peers' deadlines: next_expiry is a lower bound kept cheaply as
+ * peers are touched; here it is made exact again. */
+static void peers_expiry(tcpu_endpoint *ep, tcpu_tstamp now) {
+  tcpu_peers *ps = &ep->peers;
+  if (ps->next_expiry > now)
+    return;
+  tcpu_tstamp next = TCPU_TSTAMP_NONE;
+  for (uint32_t i = 0; i < ps->nslots; i++) {
+    tcpu_peer *p = ps->slots[i];
+    if (p == NULL)
+      continue;
+    if (tcpu_peer_expiry(p) <= now) {
+      if (p->sealed)
+        tcpu_sealed_peer_expiry(p, now);
+      tcpu_peer_plain_expiry(p, now);
+    }
+    tcpu_tstamp e = tcpu_peer_expiry(p);
+    if (e < next)
+      next = e;
+  }
+  ps->next_expiry = next;
 }
 
 int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep, tcpu_tstamp now) {
@@ -458,5 +551,6 @@ int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep, tcpu_tstamp now) {
       tcpu_timer_handle(c, now);
     tcpu_theap_mark(ep, c);
   }
+  peers_expiry(ep, now);
   return finish_call(ep);
 }

@@ -6,6 +6,7 @@
 #define TCPU_CORE_ENDPOINT_H
 
 #include "core/conn.h"
+#include "core/peer.h"
 #include "tcpu/tcpu.h"
 
 /* Stateless replies (RST to a closed port, SYN-ACK cookies) wait here: a
@@ -47,6 +48,7 @@ struct tcpu_endpoint {
   const struct tcpu_cc_ops *cc_user[16]; /* registered by the application */
   unsigned cc_user_count;
   tcpu_endpoint_stats st;
+  tcpu_peers peers; /* peer.c, sealed.c */
 };
 
 tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,
@@ -65,8 +67,15 @@ void tcpu_endpoint_queue_ctl(tcpu_endpoint *ep, const tcpu_addr *to,
 /* RST in reply to s, which reached no connection (RFC 9293 §3.10.7.1). */
 void tcpu_endpoint_reply_rst(tcpu_endpoint *ep, const tcpu_addr *to,
                              const tcpu_seg *s);
-/* Largest MSS for a peer of this family: MTU less IP, UDP and TCP headers. */
-uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, uint8_t family);
+/* Largest MSS towards a peer: MTU less IP, UDP, envelope and TCP headers
+ * (DESIGN §3).  A sealed-mode peer's IP version is its endpoint's. */
+uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, const tcpu_addr *peer);
+/* Room for one encoded segment: the largest datagram less the envelope. */
+size_t tcpu_endpoint_seg_room(const tcpu_endpoint *ep);
+/* One TCP segment from `from` (a UDP address, or a sealed peer's address
+ * once its envelope was opened): decode, then demultiplex. */
+void tcpu_endpoint_input(tcpu_endpoint *ep, const tcpu_addr *from,
+                         const uint8_t *seg, size_t len, tcpu_tstamp now);
 
 /* ---- theap.c: connections by earliest deadline */
 void tcpu_theap_mark(tcpu_endpoint *ep, tcpu_conn *c);

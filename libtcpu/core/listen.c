@@ -234,7 +234,7 @@ static void send_cookie(tcpu_conn *l, const tcpu_addr *from,
   uint32_t rcvbuf = (uint32_t)l->rcvq.cap;
   r.wnd = (uint16_t)(rcvbuf < 65535 ? rcvbuf : 65535);
   r.opt.has_mss = 1;
-  r.opt.mss = tcpu_endpoint_mss(ep, from->family);
+  r.opt.mss = tcpu_endpoint_mss(ep, from);
   int ws = ep->s.window_scaling && syn->opt.has_wscale;
   uint8_t rcv_wscale = ws ? l->rcv_wscale : 0;
   int sack = ep->s.sack && syn->opt.sack_permitted;

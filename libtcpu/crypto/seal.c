@@ -56,9 +56,12 @@ tcpu_ssize tcpu_open(tcpu_noise_session *s, const uint8_t *msg, size_t len,
   if (!s->valid || tcpu_noise_session_expired(s, now))
     return TCPU_ERR_STATE;
   counter = tcpu_noise_get_le64(msg + TCPU_NOISE_DATA_COUNTER_OFF);
+  /* No sender may use these (REJECT_AFTER_MESSAGES): forged, not replayed. */
+  if (counter >= TCPU_NOISE_REJECT_AFTER_MESSAGES)
+    return TCPU_ERR_PROTO;
   /* Duplicates and stale counters cost no decryption. */
   if (!tcpu_replay_check(&s->replay, counter))
-    return TCPU_ERR_PROTO;
+    return TCPU_ERR_AGAIN;
   ptlen = len - TCPU_NOISE_DATA_OVERHEAD;
   if (cap < ptlen)
     return TCPU_ERR_NOBUF;
@@ -72,7 +75,7 @@ tcpu_ssize tcpu_open(tcpu_noise_session *s, const uint8_t *msg, size_t len,
     return rc;
   if (!tcpu_replay_update(&s->replay, counter)) {
     sodium_memzero(out, ptlen);
-    return TCPU_ERR_PROTO;
+    return TCPU_ERR_AGAIN;
   }
   return (tcpu_ssize)ptlen;
 }

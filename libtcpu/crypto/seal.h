@@ -17,8 +17,9 @@
  * report to the timers (session.h) — the endpoint uses those.
  *
  * Errors: TCPU_ERR_PROTO for a received message that is malformed, not
- * for this session, fails authentication or is a replay (drop it
- * silently); TCPU_ERR_STATE for a session that is not valid, has expired
+ * for this session or fails authentication; TCPU_ERR_AGAIN for an
+ * authentic one whose counter was seen before or fell behind the replay
+ * window (a replay; drop either silently, counted apart); TCPU_ERR_STATE for a session that is not valid, has expired
  * (REJECT_AFTER_TIME) or has used its counters (REJECT_AFTER_MESSAGES);
  * TCPU_ERR_NOBUF; TCPU_ERR_NOTCONN from tcpu_noise_peer_seal when no
  * session can send (a handshake has been asked for: see the peer's

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -201,6 +202,11 @@ void tcpu_uv__ep_batch_end(tcpu_uv_endpoint_impl *impl) {
   impl->batch = 0;
 }
 
+void tcpu_uv_endpoint_flush(tcpu_uv_endpoint *uvep) {
+  if (uvep != NULL)
+    tcpu_uv__ep_flush(uvep->impl);
+}
+
 void tcpu_uv__ep_flush(tcpu_uv_endpoint_impl *impl) {
   if (impl == NULL || impl->closing || impl->batch > 0)
     return;
@@ -293,15 +299,26 @@ int tcpu_uv_endpoint_init(uv_loop_t *loop, tcpu_uv_endpoint *uvep,
   memset(uvep, 0, sizeof(*uvep));
   if (bind_addr->sa_family != AF_INET && bind_addr->sa_family != AF_INET6)
     return UV_EAFNOSUPPORT;
-  if (settings == NULL) {
+  if (settings == NULL)
     tcpu_settings_default(&defaults);
-    settings = &defaults;
+  else
+    defaults = *settings;
+  /* Sealed mode's TAI64N timestamps need wall time; the core reads no
+   * clock, so it learns the offset from the monotonic clock it is given. */
+  if (defaults.wall_clock_offset == 0) {
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) == 0)
+      defaults.wall_clock_offset = (uint64_t)tv.tv_sec * 1000000000u +
+                                   (uint64_t)tv.tv_usec * 1000u -
+                                   tcpu_uv__now();
   }
+  settings = &defaults;
   impl = calloc(1, sizeof(*impl));
   if (impl == NULL)
     return UV_ENOMEM;
   rv = tcpu_endpoint_new(&impl->ep, settings, &tcpu_uv__stream_callbacks,
                          impl, tcpu_uv__now());
+  sodium_memzero(defaults.private_key, sizeof defaults.private_key);
   if (rv != 0) {
     free(impl);
     return tcpu_uv_translate_error(rv);

@@ -872,9 +872,7 @@ int tcpu_uv_accept(tcpu_uv_stream *server, tcpu_uv_stream *client) {
 int tcpu_uv_connect(tcpu_uv_connect_req *req, tcpu_uv_stream *s,
                     const struct sockaddr *addr, uint16_t remote_port,
                     uint64_t timeout_ms, tcpu_uv_connect_cb cb) {
-  tcpu_tstamp now = tcpu_uv__now();
   tcpu_addr peer;
-  tcpu_conn *c;
   int rv;
 
   if (req == NULL || s == NULL || addr == NULL || remote_port == 0 ||
@@ -883,7 +881,21 @@ int tcpu_uv_connect(tcpu_uv_connect_req *req, tcpu_uv_stream *s,
   rv = tcpu_uv__ep_peer_addr(s->impl, addr, &peer);
   if (rv != 0)
     return rv;
-  rv = tcpu_connect(s->impl->ep, &peer, 0, remote_port, &c, now);
+  return tcpu_uv_connect_addr(req, s, &peer, 0, remote_port, timeout_ms, cb);
+}
+
+int tcpu_uv_connect_addr(tcpu_uv_connect_req *req, tcpu_uv_stream *s,
+                         const tcpu_addr *peer, uint16_t local_port,
+                         uint16_t remote_port, uint64_t timeout_ms,
+                         tcpu_uv_connect_cb cb) {
+  tcpu_tstamp now = tcpu_uv__now();
+  tcpu_conn *c;
+  int rv;
+
+  if (req == NULL || s == NULL || peer == NULL || remote_port == 0 ||
+      !fresh(s))
+    return UV_EINVAL;
+  rv = tcpu_connect(s->impl->ep, peer, local_port, remote_port, &c, now);
   if (rv != 0)
     return tcpu_uv_translate_error(rv);
   tcpu_conn_set_user_data(c, s);

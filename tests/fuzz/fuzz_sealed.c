@@ -261,7 +261,7 @@ static void counters(const uint8_t *d, size_t n) {
       if (c + 1 > top)
         top = c + 1;
     } else {
-      check(m == TCPU_ERR_PROTO);
+      check(m == TCPU_ERR_AGAIN); /* a replay */
     }
   }
 }

@@ -93,6 +93,11 @@ TCPU_EXTERN int tcpu_err_is_fatal(int err);
 
 #define TCPU_AF_INET 4
 #define TCPU_AF_INET6 6
+/* Sealed mode: a peer named by its static public key rather than a UDP
+ * address (tcpu_peer_addr).  Connections to and from the peer carry this
+ * address, so they keep it while the peer's UDP endpoint changes
+ * (roaming, DESIGN §3).  ip holds the first 16 bytes of the key, port 0. */
+#define TCPU_AF_PEER 80
 
 /* The UDP address of a peer.  Kept free of socket headers so the core
  * builds anywhere; tcpu_uv.h converts to and from struct sockaddr. */
@@ -148,6 +153,21 @@ typedef enum tcpu_syncookies {
   TCPU_SYNCOOKIES_ALWAYS = 2
 } tcpu_syncookies;
 
+/* The envelope every datagram travels in (DESIGN §3); both ends agree. */
+typedef enum tcpu_mode {
+  TCPU_MODE_PLAIN = 0, /* a bare TCP segment per datagram */
+  TCPU_MODE_SEALED = 1 /* Noise_IKpsk2 sessions, WireGuard-style messages */
+} tcpu_mode;
+
+/* Sealed mode's AEAD; both ends must agree (a mismatch fails the
+ * handshake: the peer's initiation does not authenticate). */
+typedef enum tcpu_cipher {
+  TCPU_CIPHER_CHACHAPOLY = 0, /* ChaCha20-Poly1305, everywhere */
+  TCPU_CIPHER_AESGCM = 1      /* AES-256-GCM, CPUs with AES-NI only */
+} tcpu_cipher;
+
+#define TCPU_KEY_LEN 32
+
 /* Endpoint-wide settings.  tcpu_settings_default() fills the defaults,
  * which follow Linux where the RFCs leave a choice; README.md lists them. */
 typedef struct tcpu_settings {
@@ -180,6 +200,21 @@ typedef struct tcpu_settings {
    * the core draws one from libsodium's CSPRNG.  Tests set it to get
    * repeatable runs. */
   uint8_t secret[32];
+  tcpu_mode mode;     /* TCPU_MODE_PLAIN by default */
+  tcpu_cipher cipher; /* sealed mode: TCPU_CIPHER_CHACHAPOLY by default */
+  /* Sealed mode: this endpoint's static private key (X25519, any 32 bytes;
+   * tcpu_keypair makes one).  The endpoint keeps its own copy in locked
+   * memory and wipes it when deleted; wipe yours (sodium_memzero). */
+  uint8_t private_key[TCPU_KEY_LEN];
+  /* Sealed mode: now + wall_clock_offset is the time since the Unix epoch
+   * in ns.  The core reads no clock; TAI64N timestamps in handshake
+   * initiations need wall time that keeps growing across restarts (the
+   * libuv binding sets it). */
+  uint64_t wall_clock_offset;
+  /* Sealed mode: handshake messages per second above which the endpoint
+   * is "under load" and answers initiations without a valid mac2 with a
+   * cookie reply (WireGuard §5.4.7).  Default 64. */
+  uint32_t handshake_load;
 } tcpu_settings;
 
 /* Fills *s with the defaults (README.md, "Defaults"); change fields, then
@@ -287,6 +322,24 @@ typedef struct tcpu_endpoint_stats {
   uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
   uint64_t ctl_queue_overflow; /* stateless replies dropped for lack of room */
   uint64_t conns_opened, conns_closed;
+  /* Keepalives: empty datagrams (plain) or empty transport messages
+   * (sealed) that keep NAT mappings open. */
+  uint64_t keepalives_sent, keepalives_received;
+  /* Sealed mode. */
+  uint64_t handshakes_initiated; /* initiations sent, retries included */
+  uint64_t handshakes_done;      /* sessions established, either role */
+  uint64_t handshakes_failed;    /* handshake messages that failed a check
+                                    (mac1, decryption, unknown key, old
+                                    timestamp) and attempts given up */
+  uint64_t handshakes_ratelimited; /* dropped by the per-source limit */
+  uint64_t auth_failures;  /* transport messages that did not authenticate
+                              or named no session */
+  uint64_t replays_dropped; /* authentic transport messages seen before */
+  uint64_t cookies_sent, cookies_received;
+  uint64_t drop_not_sealed; /* datagrams of no sealed-mode message type */
+  uint64_t drop_no_session; /* segments discarded: no keys after the
+                               handshake gave up, or peer without endpoint */
+  uint64_t roams;           /* a peer's UDP endpoint moved */
 } tcpu_endpoint_stats;
 
 /* Copies the endpoint's counters into *st.  Cannot fail.  Callbacks: any. */
@@ -432,6 +485,94 @@ typedef struct tcpu_conn_info {
  * listener and after the connection ended, while the handle is held.
  * Cannot fail.  Callbacks: any. */
 TCPU_EXTERN void tcpu_conn_get_info(const tcpu_conn *c, tcpu_conn_info *ci);
+
+/* ------------------------------------------------------------------ peers */
+
+/* A peer is another endpoint this one knows by name.  Sealed mode: every
+ * datagram goes to or comes from a peer, known by its static public key
+ * (optionally with a pre-shared key); one Noise session per peer carries
+ * all of its connections, and the peer's UDP endpoint follows its last
+ * authenticated datagram (roaming).  Plain mode: a peer is a UDP address
+ * the endpoint keeps NAT mappings open towards (persistent keepalive) and
+ * punches holes to (tcpu_peer_punch); connections need no peer object. */
+typedef struct tcpu_peer tcpu_peer;
+
+/* Makes a key pair: priv from libsodium's CSPRNG, pub = X25519(priv).
+ * 0, or TCPU_ERR_NOMEM when libsodium cannot start. */
+TCPU_EXTERN int tcpu_keypair(uint8_t priv[TCPU_KEY_LEN],
+                             uint8_t pub[TCPU_KEY_LEN]);
+/* pub = X25519(priv, base point).  0, or TCPU_ERR_NOMEM as above. */
+TCPU_EXTERN int tcpu_public_key(uint8_t pub[TCPU_KEY_LEN],
+                                const uint8_t priv[TCPU_KEY_LEN]);
+/* This endpoint's public key (sealed mode).  INVAL in plain mode. */
+TCPU_EXTERN int tcpu_endpoint_public_key(const tcpu_endpoint *ep,
+                                         uint8_t pub[TCPU_KEY_LEN]);
+
+/* Adds a peer.  Sealed mode: public_key is required, psk (32 bytes) is
+ * optional, endpoint (its UDP address) is optional: without one the peer
+ * is reached only after it has initiated a handshake.  Plain mode:
+ * public_key and psk must be NULL and endpoint is required.  *pp (may be
+ * NULL) receives the peer.  Errors: INVAL (bad arguments, our own key, a
+ * low-order key), ADDRINUSE (that key or plain endpoint is already a
+ * peer), NOMEM. */
+TCPU_EXTERN int tcpu_peer_add(tcpu_endpoint *ep, const uint8_t *public_key,
+                              const uint8_t *psk, const tcpu_addr *endpoint,
+                              tcpu_peer **pp, tcpu_tstamp now);
+/* Removes the peer: its connections are aborted (closed callback with
+ * ABORTED), its keys wiped.  The pointer is invalid afterwards. */
+TCPU_EXTERN void tcpu_peer_remove(tcpu_peer *p, tcpu_tstamp now);
+/* The peer with this public key (sealed) or NULL. */
+TCPU_EXTERN tcpu_peer *tcpu_peer_find(const tcpu_endpoint *ep,
+                                      const uint8_t public_key[TCPU_KEY_LEN]);
+/* The peer a connection address names: sealed mode, a TCPU_AF_PEER
+ * address; plain mode, a peer's UDP endpoint.  NULL when none. */
+TCPU_EXTERN tcpu_peer *tcpu_peer_by_addr(const tcpu_endpoint *ep,
+                                         const tcpu_addr *addr);
+/* The address tcpu_connect takes to reach the peer and that its
+ * connections report: TCPU_AF_PEER (sealed) or its endpoint (plain). */
+TCPU_EXTERN void tcpu_peer_addr(const tcpu_peer *p, tcpu_addr *addr);
+/* Sets the UDP endpoint (sealed mode: until an authenticated datagram
+ * from elsewhere moves it).  INVAL for NULL or a TCPU_AF_PEER address. */
+TCPU_EXTERN int tcpu_peer_set_endpoint(tcpu_peer *p, const tcpu_addr *endpoint,
+                                       tcpu_tstamp now);
+/* Persistent keepalive: an empty datagram (plain) or empty transport
+ * message (sealed) when nothing was sent to the peer for interval, so a
+ * NAT's mapping stays open (WireGuard suggests 25 s).  0: off, the
+ * default. */
+TCPU_EXTERN void tcpu_peer_set_persistent_keepalive(tcpu_peer *p,
+                                                    tcpu_duration interval,
+                                                    tcpu_tstamp now);
+/* Hole punching towards the peer's endpoint: plain mode sends empty
+ * datagrams at once and after 100, 300, 700 and 1500 ms; sealed mode
+ * starts a handshake now and resends the same initiation on that
+ * schedule until a response arrives.  Whichever side's datagram leaves
+ * second finds the other NAT's mapping already open.  Errors: INVAL
+ * (no endpoint). */
+TCPU_EXTERN int tcpu_peer_punch(tcpu_peer *p, tcpu_tstamp now);
+TCPU_EXTERN void tcpu_peer_set_user_data(tcpu_peer *p, void *user_data);
+TCPU_EXTERN void *tcpu_peer_get_user_data(const tcpu_peer *p);
+
+typedef struct tcpu_peer_info {
+  uint8_t public_key[TCPU_KEY_LEN]; /* sealed mode */
+  tcpu_addr addr;                   /* as tcpu_peer_addr */
+  tcpu_addr endpoint;               /* family 0: not known */
+  unsigned sealed : 1;
+  unsigned session : 1;   /* keys that can send right now */
+  unsigned handshaking : 1; /* an initiation awaits its response */
+  tcpu_tstamp last_handshake; /* TCPU_TSTAMP_NONE: never */
+  tcpu_tstamp last_received;  /* last authenticated datagram */
+  tcpu_duration persistent_keepalive;
+  uint64_t rx_bytes, tx_bytes; /* UDP payload bytes */
+  uint64_t handshakes, roams;
+} tcpu_peer_info;
+/* Fills *pi (zeroed first).  Cannot fail. */
+TCPU_EXTERN void tcpu_peer_get_info(const tcpu_peer *p, tcpu_peer_info *pi);
+/* Calls fn for every peer until it returns nonzero (that value is
+ * returned).  fn must not add or remove peers. */
+TCPU_EXTERN int tcpu_endpoint_foreach_peer(const tcpu_endpoint *ep,
+                                           int (*fn)(const tcpu_peer *p,
+                                                     void *arg),
+                                           void *arg);
 
 #ifdef __cplusplus
 }

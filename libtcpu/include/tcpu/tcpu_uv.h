@@ -119,7 +119,8 @@ struct tcpu_uv_endpoint {
   uv_loop_t *loop;   /* binding */
   /* binding: the core endpoint, NULL once closing.  The application may
    * use it with tcpu_cc_register, tcpu_cc_find, tcpu_endpoint_get_stats
-   * and tcpu_endpoint_foreach_conn; it must not open, close or drive
+   * and tcpu_endpoint_foreach_conn, and with the tcpu_peer_* calls
+   * (follow those with tcpu_uv_endpoint_flush); it must not open, close or drive
    * connections through it (use the streams) nor call
    * tcpu_endpoint_recv/send/handle_expiry/del. */
   tcpu_endpoint *ep;
@@ -259,6 +260,11 @@ typedef void (*tcpu_uv_tap_cb)(tcpu_uv_endpoint *uvep, int outgoing,
 TCPU_EXTERN void tcpu_uv_endpoint_set_tap(tcpu_uv_endpoint *uvep,
                                           tcpu_uv_tap_cb cb, void *arg);
 
+/* Sends what the core has due now and re-arms the timer: call it after
+ * changing peers through uvep->ep (tcpu_peer_add, tcpu_peer_punch, ...),
+ * which the binding does not see.  Cannot fail.  From callbacks: yes. */
+TCPU_EXTERN void tcpu_uv_endpoint_flush(tcpu_uv_endpoint *uvep);
+
 /* Copies the binding's counters into *st.  Valid until the endpoint's close
  * callback.  Cannot fail.  From callbacks: yes. */
 TCPU_EXTERN void tcpu_uv_endpoint_get_stats(const tcpu_uv_endpoint *uvep,
@@ -330,6 +336,19 @@ TCPU_EXTERN int tcpu_uv_connect(tcpu_uv_connect_req *req,
                                 const struct sockaddr *addr,
                                 uint16_t remote_port, uint64_t timeout_ms,
                                 tcpu_uv_connect_cb cb);
+
+/* As tcpu_uv_connect, to a core address: a UDP address, or in sealed
+ * mode a peer's TCPU_AF_PEER address (tcpu_peer_addr).  local_port 0 takes
+ * an ephemeral port; naming it lets two peers open towards each other at
+ * once with the same port pair (simultaneous open, RFC 9293 §3.5 figure
+ * 8) — how two hosts behind NATs meet.  Errors as tcpu_uv_connect, and
+ * UV_EADDRINUSE (that port pair is taken).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_connect_addr(tcpu_uv_connect_req *req,
+                                     tcpu_uv_stream *stream,
+                                     const tcpu_addr *peer,
+                                     uint16_t local_port, uint16_t remote_port,
+                                     uint64_t timeout_ms,
+                                     tcpu_uv_connect_cb cb);
 
 /* Starts reading: read_cb gets the data as it arrives, in buffers from
  * alloc_cb, then UV_EOF or the connection's error (tcpu_uv_read_cb).  Data
