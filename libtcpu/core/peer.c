@@ -417,6 +417,7 @@ void tcpu_peer_get_info(const tcpu_peer *p, tcpu_peer_info *pi) {
   pi->tx_bytes = p->tx_bytes;
   pi->handshakes = p->handshakes;
   pi->roams = p->roams;
+  pi->cipher_mismatches = p->cipher_mismatches;
   if (p->sealed) {
     memcpy(pi->public_key, p->noise.remote_static, TCPU_KEY_LEN);
     pi->session = p->noise.cur.valid;

@@ -50,7 +50,7 @@ struct tcpu_peer {
   tcpu_tstamp punch_start;
   uint8_t punch_step;
   tcpu_duration keepalive; /* plain mode's persistent keepalive */
-  uint64_t rx_bytes, tx_bytes, handshakes, roams;
+  uint64_t rx_bytes, tx_bytes, handshakes, roams, cipher_mismatches;
   tcpu_tstamp last_handshake, last_received;
   uint8_t initiation[TCPU_NOISE_INITIATION_LEN]; /* resent while punching */
   tcpu_noise_peer noise; /* sealed mode: keys, sessions, timers */

@@ -130,6 +130,61 @@ static void queue_to_peer(tcpu_peer *p, const uint8_t *msg, size_t len) {
   p->tx_bytes += len;
 }
 
+/* An initiation that failed: was it a listed peer speaking the other
+ * cipher?  Both ends must agree (DESIGN §6), and "handshake failed" alone
+ * leaves an operator guessing, so the failure is retried on copies — the
+ * real peer and identity stay untouched — under the other cipher.  Costs
+ * one more DH, only for messages that passed mac1 and the rate limit. */
+typedef struct diag_ctx {
+  tcpu_endpoint *ep;
+  tcpu_noise_identity *id;
+  tcpu_noise_peer tmp;
+  tcpu_peer *found;
+} diag_ctx;
+
+static tcpu_noise_peer *diag_lookup(void *ctx,
+                                    const uint8_t rs[TCPU_KEY_LEN]) {
+  diag_ctx *dc = ctx;
+  dc->found = tcpu_peer_find(dc->ep, rs);
+  if (dc->found == NULL)
+    return NULL;
+  dc->tmp = dc->found->noise;
+  dc->tmp.local = dc->id;
+  dc->tmp.index_dropped = NULL;
+  memset(dc->tmp.latest_timestamp, 0, sizeof dc->tmp.latest_timestamp);
+  dc->tmp.last_initiation_consumed = TCPU_TSTAMP_NONE;
+  return &dc->tmp;
+}
+
+static void diagnose_cipher(tcpu_endpoint *ep, const uint8_t *msg,
+                            size_t len, tcpu_tstamp now) {
+  tcpu_noise_cipher other = ep->peers.sealed->id.cipher ==
+                                    TCPU_NOISE_CHACHAPOLY
+                                ? TCPU_NOISE_AESGCM
+                                : TCPU_NOISE_CHACHAPOLY;
+  if (!tcpu_noise_cipher_available(other))
+    return;
+  size_t size = sizeof(diag_ctx) + sizeof(tcpu_noise_identity);
+  diag_ctx *dc = malloc(size);
+  if (dc == NULL)
+    return;
+  (void)sodium_mlock(dc, size); /* copies of keys: best effort */
+  dc->ep = ep;
+  dc->id = (tcpu_noise_identity *)(dc + 1);
+  *dc->id = ep->peers.sealed->id;
+  dc->id->cipher = other;
+  dc->found = NULL;
+  tcpu_noise_peer *np;
+  if (tcpu_noise_consume_initiation(dc->id, msg, len, diag_lookup, dc, &np,
+                                    now) == 0) {
+    dc->found->cipher_mismatches++;
+    ep->st.cipher_mismatches++;
+  }
+  if (sodium_munlock(dc, size) != 0) /* wipes as it unlocks */
+    sodium_memzero(dc, size);
+  free(dc);
+}
+
 static void handshake_in(tcpu_endpoint *ep, const tcpu_addr *from,
                          const uint8_t *msg, size_t len, int type,
                          tcpu_tstamp now) {
@@ -189,8 +244,10 @@ static void handshake_in(tcpu_endpoint *ep, const tcpu_addr *from,
   tcpu_noise_peer *np;
   if (tcpu_noise_consume_initiation(&sd->id, msg, len, lookup, &lc, &np,
                                     now) != 0) {
-    if (!lc.refused_tie)
+    if (!lc.refused_tie) {
       ep->st.handshakes_failed++;
+      diagnose_cipher(ep, msg, len, now);
+    }
     return;
   }
   p = np->user_data;

@@ -340,6 +340,8 @@ typedef struct tcpu_endpoint_stats {
   uint64_t drop_no_session; /* segments discarded: no keys after the
                                handshake gave up, or peer without endpoint */
   uint64_t roams;           /* a peer's UDP endpoint moved */
+  uint64_t cipher_mismatches; /* initiations from a known peer that use the
+                                 other cipher (tcpu_settings.cipher) */
 } tcpu_endpoint_stats;
 
 /* Copies the endpoint's counters into *st.  Cannot fail.  Callbacks: any. */
@@ -564,6 +566,9 @@ typedef struct tcpu_peer_info {
   tcpu_duration persistent_keepalive;
   uint64_t rx_bytes, tx_bytes; /* UDP payload bytes */
   uint64_t handshakes, roams;
+  /* Its initiations used the other cipher: the configurations disagree
+   * (found on the responder's side; the initiator sees no answer). */
+  uint64_t cipher_mismatches;
 } tcpu_peer_info;
 /* Fills *pi (zeroed first).  Cannot fail. */
 TCPU_EXTERN void tcpu_peer_get_info(const tcpu_peer *p, tcpu_peer_info *pi);
