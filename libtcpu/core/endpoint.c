@@ -402,6 +402,12 @@ static void count_bad(tcpu_endpoint *ep, tcpu_seg_status st) {
   }
 }
 
+void tcpu_endpoint_set_segment_tap(tcpu_endpoint *ep, tcpu_segment_tap fn,
+                                   void *arg) {
+  ep->tap = fn;
+  ep->tap_arg = arg;
+}
+
 void tcpu_endpoint_input(tcpu_endpoint *ep, const tcpu_addr *from,
                          const uint8_t *dgram, size_t len, tcpu_tstamp now) {
   tcpu_seg s;
@@ -444,8 +450,11 @@ int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
     tcpu_sealed_recv(ep, from, dgram, len, now);
   else if (plain_keepalive(dgram, len))
     ep->st.keepalives_received++;
-  else
+  else {
+    if (ep->tap)
+      ep->tap(ep->tap_arg, 0, from, dgram, len);
     tcpu_endpoint_input(ep, from, dgram, len, now);
+  }
   return finish_call(ep);
 }
 
@@ -507,8 +516,11 @@ tcpu_ssize tcpu_endpoint_send(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
   if (buflen < tcpu_endpoint_max_dgram(ep))
     return TCPU_ERR_NOBUF;
   tcpu_ssize n = next_dgram(ep, to, buf, buflen, now);
-  if (n > 0)
+  if (n > 0) {
     ep->st.dgrams_out++;
+    if (ep->tap && ep->peers.sealed == NULL && n > TCPU_PLAIN_KEEPALIVE_LEN)
+      ep->tap(ep->tap_arg, 1, to, buf, (size_t)n);
+  }
   int rv = finish_call(ep);
   return rv < 0 ? rv : n;
 }

@@ -49,6 +49,8 @@ struct tcpu_endpoint {
   unsigned cc_user_count;
   tcpu_endpoint_stats st;
   tcpu_peers peers; /* peer.c, sealed.c */
+  tcpu_segment_tap tap;
+  void *tap_arg;
 };
 
 tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,

@@ -298,6 +298,8 @@ static void transport_in(tcpu_endpoint *ep, const tcpu_addr *from,
     ep->st.keepalives_received++;
     return;
   }
+  if (ep->tap)
+    ep->tap(ep->tap_arg, 0, from, sd->buf, (size_t)n);
   tcpu_endpoint_input(ep, &p->addr, sd->buf, (size_t)n, now);
 }
 
@@ -414,6 +416,9 @@ size_t tcpu_sealed_wrap(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
     ep->st.drop_no_session++;
     return 0;
   }
+  if (ep->tap)
+    ep->tap(ep->tap_arg, 1, &p->endpoint, buf + TCPU_NOISE_DATA_HEADER_LEN,
+            len);
   tcpu_ssize n = tcpu_noise_peer_seal(&p->noise,
                                       buf + TCPU_NOISE_DATA_HEADER_LEN, len,
                                       buf, cap, now);

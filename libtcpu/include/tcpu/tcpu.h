@@ -301,6 +301,17 @@ TCPU_EXTERN tcpu_tstamp tcpu_endpoint_get_expiry(const tcpu_endpoint *ep);
 TCPU_EXTERN int tcpu_endpoint_handle_expiry(tcpu_endpoint *ep,
                                             tcpu_tstamp now);
 
+/* Sees every TCP segment the endpoint receives (outgoing 0, after the
+ * envelope was opened in sealed mode) or sends (outgoing 1, before it is
+ * sealed), with the peer's UDP address — what a capture (pcap) records.
+ * It must not call into the core.  fn NULL: none.  Cannot fail. */
+typedef void (*tcpu_segment_tap)(void *arg, int outgoing,
+                                 const tcpu_addr *udp_peer,
+                                 const uint8_t *seg, size_t len);
+TCPU_EXTERN void tcpu_endpoint_set_segment_tap(tcpu_endpoint *ep,
+                                               tcpu_segment_tap fn,
+                                               void *arg);
+
 /* Counters of the whole endpoint. */
 typedef struct tcpu_endpoint_stats {
   uint64_t dgrams_in, dgrams_out;

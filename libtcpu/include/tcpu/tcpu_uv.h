@@ -249,10 +249,12 @@ TCPU_EXTERN int tcpu_uv_endpoint_getsockname(const tcpu_uv_endpoint *uvep,
 /* Defined where the binding has tcpu_uv_endpoint_set_tap. */
 #define TCPU_UV_HAVE_TAP 1
 
-/* A datagram the endpoint received (before the core sees it; outgoing 0)
- * or that the core handed over for sending (outgoing 1).  peer is the
- * other end's UDP address.  For capture tools (pcap): the callback must
- * not call into the binding.  From the loop. */
+/* A TCP segment the endpoint received (outgoing 0) or is sending
+ * (outgoing 1), as tcpu_endpoint_set_segment_tap shows it: the datagram
+ * itself in plain mode, the opened segment in sealed mode (so a capture
+ * reads the same TCP either way; keepalives and handshake messages are
+ * not shown).  peer is the other end's UDP address.  For capture tools
+ * (pcap): the callback must not call into the binding.  From the loop. */
 typedef void (*tcpu_uv_tap_cb)(tcpu_uv_endpoint *uvep, int outgoing,
                                const tcpu_addr *peer, const uint8_t *dgram,
                                size_t len, void *arg);
@@ -497,6 +499,190 @@ tcpu_uv_stream_get_write_queue_size(const tcpu_uv_stream *stream);
  * call or callback.  From callbacks: yes. */
 TCPU_EXTERN const tcpu_conn *
 tcpu_uv_stream_get_conn(const tcpu_uv_stream *stream);
+
+/* ------------------------------------------------------- rendezvous */
+
+/* NAT traversal through a rendezvous server (`tcpu rendezvous`; the
+ * protocol is described in libtcpu/README.md, "Rendezvous").  Two
+ * endpoints behind NATs, neither with a public address, each register a
+ * name with the server through their own UDP socket — so the address the
+ * server observes is the NAT mapping their tunnel traffic uses — and look
+ * each other up.  The server answers with the peer's observed address and
+ * at the same moment pushes the looker's address to the peer; both add
+ * the other as a peer (tcpu_peer_add), punch (tcpu_peer_punch) and open
+ * TCP towards each other with the same port pair, so the SYNs cross: a
+ * simultaneous open (RFC 9293 §3.5, figure 8).  In sealed mode the names
+ * are the endpoints' public keys in base64 and the Noise handshake
+ * authenticates the peer; the server is trusted with nothing but
+ * addresses.
+ *
+ *   one call:  tcpu_uv_rendezvous_connect(req, stream, server, "me",
+ *                                         "peer", port, timeout, cb)
+ *   parts:     tcpu_uv_rendezvous_lookup -> tcpu_uv_rendezvous_meet ->
+ *              tcpu_uv_connect_addr
+ *   daemons:   tcpu_uv_rendezvous_register keeps a name registered and
+ *              reports the peers that look it up
+ *
+ * Rendezvous messages share the endpoint's socket with the tunnel; the
+ * binding tells them apart by their first bytes and never hands them to
+ * the core.  A name is 1..64 bytes of printable ASCII without spaces;
+ * self_name NULL means, in sealed mode, the endpoint's own public key in
+ * base64.  Handles and requests live in the application's memory as
+ * elsewhere in this header. */
+
+#define TCPU_UV_RENDEZVOUS_NAME_MAX 64
+
+typedef struct tcpu_uv_rendezvous tcpu_uv_rendezvous;
+typedef struct tcpu_uv_rendezvous_req tcpu_uv_rendezvous_req;
+
+/* What a registration reports (tcpu_uv_rendezvous_cb). */
+typedef enum tcpu_uv_rendezvous_event {
+  /* The server answered: addr is this endpoint as the server sees it (the
+   * NAT's public side).  Reported the first time and when it changes. */
+  TCPU_UV_RENDEZVOUS_OBSERVED = 1,
+  /* The peer `name` looked this endpoint up and is punching from addr;
+   * tcpu_uv_rendezvous_meet lets it through this side's NAT. */
+  TCPU_UV_RENDEZVOUS_PEER = 2
+} tcpu_uv_rendezvous_event;
+
+typedef void (*tcpu_uv_rendezvous_cb)(tcpu_uv_rendezvous *r,
+                                      tcpu_uv_rendezvous_event event,
+                                      const char *name, const tcpu_addr *addr);
+/* status 0: peer_endpoint is the peer's observed UDP address (as this
+ * endpoint's socket reaches it).  Else UV_ETIMEDOUT, UV_ECANCELED
+ * (tcpu_uv_rendezvous_cancel, or the endpoint closed), UV_EAFNOSUPPORT
+ * (the peer's address is of a family the socket cannot reach);
+ * peer_endpoint is NULL then. */
+typedef void (*tcpu_uv_rendezvous_lookup_cb)(tcpu_uv_rendezvous_req *req,
+                                             int status,
+                                             const tcpu_addr *peer_endpoint);
+
+/* binding-private: one client of the server (uv/rendezvous.c). */
+typedef struct tcpu_uv_rdv_client {
+  struct tcpu_uv_rdv_client *next;
+  tcpu_uv_endpoint_impl *impl;
+  void *owner; /* the handle or request */
+  tcpu_addr server;
+  uint64_t txid;
+  uint64_t next_send, deadline, interval; /* uv_hrtime() ns */
+  unsigned kind, serial, canceled;
+  char self[TCPU_UV_RENDEZVOUS_NAME_MAX + 1];
+  char peer[TCPU_UV_RENDEZVOUS_NAME_MAX + 1];
+} tcpu_uv_rdv_client;
+
+/* A registration kept alive until tcpu_uv_rendezvous_stop. */
+struct tcpu_uv_rendezvous {
+  void *data;                 /* free for the application */
+  tcpu_uv_endpoint *endpoint; /* binding */
+  tcpu_addr observed; /* binding: as the server sees us; family 0: not yet */
+  tcpu_uv_rendezvous_cb cb; /* binding-private */
+  tcpu_uv_rdv_client client; /* binding-private */
+};
+
+/* One lookup. */
+struct tcpu_uv_rendezvous_req {
+  void *data;                 /* free for the application */
+  tcpu_uv_endpoint *endpoint; /* binding */
+  tcpu_addr observed; /* binding: as the server sees us; family 0: not yet */
+  tcpu_uv_rendezvous_lookup_cb cb; /* binding-private */
+  tcpu_uv_rdv_client client;       /* binding-private */
+};
+
+/* Registers self_name with the server at `server` (struct sockaddr_in or
+ * sockaddr_in6) through the endpoint's socket and keeps it registered
+ * until tcpu_uv_rendezvous_stop: REGISTER goes out at once, again after
+ * 250 ms, 500 ms, ... until the server answers, then every 15 s (the
+ * server forgets a name 60 s after its last REGISTER), which also keeps
+ * this side's NAT mapping open.  cb (may be NULL) reports
+ * TCPU_UV_RENDEZVOUS_OBSERVED and TCPU_UV_RENDEZVOUS_PEER; r->observed
+ * holds the latest observed address.  A daemon that accepts connections
+ * through NATs answers TCPU_UV_RENDEZVOUS_PEER with
+ * tcpu_uv_rendezvous_meet (and listens on the port its peers connect to).
+ * Errors: UV_EINVAL (NULL r, uvep or server, closing endpoint, invalid
+ * name, NULL name in plain mode), UV_EAFNOSUPPORT (server of a family the
+ * socket cannot reach).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_register(tcpu_uv_rendezvous *r,
+                                            tcpu_uv_endpoint *uvep,
+                                            const struct sockaddr *server,
+                                            const char *self_name,
+                                            tcpu_uv_rendezvous_cb cb);
+
+/* Stops refreshing; no callback runs after it returns and the memory of
+ * r may be released at once.  The server forgets the name within 60 s.
+ * Stopping a stopped or never started registration does nothing.  Cannot
+ * fail.  From callbacks: yes. */
+TCPU_EXTERN void tcpu_uv_rendezvous_stop(tcpu_uv_rendezvous *r);
+
+/* Finds peer_name's observed address: registers self_name and looks the
+ * peer up at once and every 250 ms until the server knows the peer (or
+ * the peer, looking this endpoint up, has the server push its address
+ * here), then cb runs with 0 and the address.  UV_ETIMEDOUT after
+ * timeout_ms (0: no limit).  The lookup does not add a peer or punch:
+ * tcpu_uv_rendezvous_meet does.
+ * Errors: as tcpu_uv_rendezvous_register, and UV_EINVAL for NULL req or
+ * cb or an invalid peer name.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_lookup(tcpu_uv_rendezvous_req *req,
+                                          tcpu_uv_endpoint *uvep,
+                                          const struct sockaddr *server,
+                                          const char *self_name,
+                                          const char *peer_name,
+                                          uint64_t timeout_ms,
+                                          tcpu_uv_rendezvous_lookup_cb cb);
+
+/* Cancels a lookup: its callback runs with UV_ECANCELED from the loop.
+ * Errors: UV_EINVAL (NULL req, or not pending: its callback has run or
+ * is due).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_cancel(tcpu_uv_rendezvous_req *req);
+
+/* Lets the peer `peer_name` at UDP address peer_endpoint (from a lookup
+ * or a TCPU_UV_RENDEZVOUS_PEER event) through: plain mode adds a peer for
+ * that address (tcpu_peer_add) unless there is one; sealed mode decodes
+ * peer_name as the peer's base64 public key (libsodium's original
+ * variant) and adds the peer, or moves a known one to the address
+ * (tcpu_peer_set_endpoint).  A peer added here gets a 25 s persistent
+ * keepalive (WireGuard's advice for NATs).  Then it punches
+ * (tcpu_peer_punch: datagrams to the peer now and for 1.5 s, so this
+ * side's NAT opens a mapping the peer's packets match) and flushes.
+ * *conn_addr (may be NULL) receives the address tcpu_uv_connect_addr
+ * takes to reach the peer (tcpu_peer_addr).  Errors: UV_EINVAL (NULL
+ * uvep or peer_endpoint, closing endpoint, a name that is no public key
+ * in sealed mode, a peer_endpoint of no UDP family), UV_EADDRINUSE,
+ * UV_ENOMEM.  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_meet(tcpu_uv_endpoint *uvep,
+                                        const char *peer_name,
+                                        const tcpu_addr *peer_endpoint,
+                                        tcpu_addr *conn_addr);
+
+/* The one call: reaches the peer `peer_name` behind its NAT through the
+ * rendezvous server.  Looks it up (tcpu_uv_rendezvous_lookup), lets it
+ * through (tcpu_uv_rendezvous_meet) and opens the stream from TCP port
+ * `port` to TCP port `port` (tcpu_uv_connect_addr).  The peer does the
+ * same towards this endpoint: the two SYNs cross and the connection opens
+ * simultaneously, with no listener on either side.  cb runs once, as for
+ * tcpu_uv_connect: 0 when established, or UV_ETIMEDOUT (timeout_ms, 0:
+ * none, covers the lookup and the handshake), UV_ECANCELED
+ * (tcpu_uv_rendezvous_connect_cancel, or the endpoint closed during the
+ * lookup), UV_ECONNREFUSED, UV_ECONNRESET, or an error of
+ * tcpu_uv_rendezvous_meet or tcpu_uv_connect_addr.  The stream must stay
+ * open until then: to give up during the lookup, call
+ * tcpu_uv_rendezvous_connect_cancel before tcpu_uv_close (once the
+ * handshake has started, tcpu_uv_close cancels as usual).  The stream
+ * may be read from and written to only after cb reported 0.
+ * Errors: UV_EINVAL (NULL argument but self_name, port 0, stream not
+ * freshly initialized, invalid name), UV_EAFNOSUPPORT, UV_ENOMEM.
+ * From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_connect(tcpu_uv_connect_req *req,
+                                           tcpu_uv_stream *stream,
+                                           const struct sockaddr *server,
+                                           const char *self_name,
+                                           const char *peer_name,
+                                           uint16_t port, uint64_t timeout_ms,
+                                           tcpu_uv_connect_cb cb);
+
+/* Gives up a tcpu_uv_rendezvous_connect still in its lookup: cb runs with
+ * UV_ECANCELED from the loop.  Errors: UV_EINVAL (NULL req, or past the
+ * lookup: the handshake has started or cb ran).  From callbacks: yes. */
+TCPU_EXTERN int tcpu_uv_rendezvous_connect_cancel(tcpu_uv_connect_req *req);
 
 #ifdef __cplusplus
 }
