@@ -1,7 +1,9 @@
 /*
  * show.c — `tcpu show`: what a running tcpud is doing, from its control
- * socket: peers, services, forwards and every tunnel connection with its
- * state, RTT, window and counters, in the manner of `ss -ti`.
+ * socket: counters (sealed mode's handshakes and authentication failures
+ * included), peers with their sessions, services, forwards and every
+ * tunnel connection with its state, RTT, window and counters, in the
+ * manner of `ss -ti`.
  *
  *   tcpu show [--json] [--socket PATH]
  *
@@ -25,9 +27,12 @@ void tcpu_usage_show(FILE *f) {
       f,
       "usage: tcpu show [--json] [--socket PATH]\n"
       "\n"
-      "Prints the state of a running tcpud: its tunnel, peers, services,\n"
-      "forwards, and each tunnel connection with its state, RTT, congestion\n"
-      "window, retransmissions and byte counts (like `ss -ti`).\n"
+      "Prints the state of a running tcpud: its tunnel and counters (sealed\n"
+      "mode: handshakes, authentication failures, replays, cookies;\n"
+      "keepalives), its peers (endpoint, key, session, last handshake,\n"
+      "bytes, roams), services, forwards, and each tunnel connection with\n"
+      "its state, RTT, congestion window, retransmissions and byte counts\n"
+      "(like `ss -ti`).\n"
       "\n"
       "  --json          one JSON document instead of text\n"
       "  --socket PATH   the daemon's control socket (default\n"

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <sodium.h>
+
 #include "tcpud/addr.h"
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
@@ -257,6 +259,13 @@ char *tcpud_addr_format(const tcpu_addr *addr, int with_port, char *buf,
       snprintf(buf, len, "[%s%s]:%u", ip, scope, a.port);
     else
       snprintf(buf, len, "%s%s", ip, scope);
+  } else if (a.family == TCPU_AF_PEER) {
+    /* A sealed-mode peer: ip holds its public key's first 16 bytes; the
+     * first 8 characters of the key's base64 come from its first 6. */
+    char b64[sodium_base64_ENCODED_LEN(6, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof(b64), a.ip, 6,
+                      sodium_base64_VARIANT_ORIGINAL);
+    snprintf(buf, len, "key:%s", b64);
   } else {
     snprintf(buf, len, "?");
   }

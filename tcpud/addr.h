@@ -64,7 +64,10 @@ int tcpud_addr_same_ip(const tcpu_addr *a, const tcpu_addr *b);
 int tcpud_addr_is_any(const tcpu_addr *a);
 
 /* "192.0.2.1:7000" or "[2001:db8::1]:7000" (IPv4-mapped shown as IPv4);
- * the IP alone when with_port is 0.  Returns buf. */
+ * the IP alone when with_port is 0.  A sealed-mode peer address
+ * (TCPU_AF_PEER) is "key:" and the first 8 characters of its public key
+ * in base64 (the daemon adds its name and endpoint where it knows them:
+ * tcpud_conn_addr_format).  Returns buf. */
 char *tcpud_addr_format(const tcpu_addr *a, int with_port, char *buf,
                         size_t len);
 /* "host:port" with brackets around IPv6 literals; "*:port" for an empty

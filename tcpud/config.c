@@ -12,11 +12,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 #include <sodium.h>
@@ -81,6 +84,8 @@ void tcpud_config_warning(tcpud_config *cfg, const char *origin,
 void tcpud_config_init(tcpud_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->mode = TCPUD_MODE_PLAIN;
+  cfg->cipher = TCPUD_CIPHER_CHACHAPOLY;
+  cfg->flag_peer = -1;
   cfg->mtu = 1500;
   cfg->max_connections = TCPUD_DEFAULT_MAX_CONNECTIONS;
   cfg->drain_timeout_ms = TCPUD_DEFAULT_DRAIN_TIMEOUT_MS;
@@ -93,8 +98,10 @@ void tcpud_config_free(tcpud_config *cfg) {
     free(p->origin);
     free(p->allowed_ips);
     free(p->psk_file);
+    free(p->psk_origin);
     free(p->allow_reverse);
     sodium_memzero(p->public_key, sizeof(p->public_key));
+    sodium_memzero(p->psk, sizeof(p->psk));
   }
   for (size_t i = 0; i < cfg->n_services; i++) {
     free(cfg->services[i].origin);
@@ -113,6 +120,9 @@ void tcpud_config_free(tcpud_config *cfg) {
   free(cfg->warnings);
   free(cfg->path);
   free(cfg->private_key_file);
+  free(cfg->private_key_origin);
+  free(cfg->mode_origin);
+  sodium_memzero(cfg->private_key, sizeof(cfg->private_key));
   free(cfg->control_socket);
   free(cfg->pcap_file);
   tcpud_config_init(cfg);
@@ -224,7 +234,7 @@ static int parse_name(tcpud_config *cfg, const char *origin, const char *key,
                        key, v, TCPUD_NAME_MAX);
     return -1;
   }
-  snprintf(out, TCPUD_NAME_MAX + 1, "%s", v);
+  snprintf(out, TCPUD_NAME_MAX + 1, "%.*s", TCPUD_NAME_MAX, v);
   return 0;
 }
 
@@ -290,44 +300,167 @@ static int parse_bind_ip(tcpud_config *cfg, const char *origin, const char *key,
   return 0;
 }
 
-static int parse_key(tcpud_config *cfg, const char *origin, const char *key,
-                     const char *v, uint8_t out[32]) {
-  uint8_t k[32];
+/* 44 characters of base64 into 32 bytes.  0 or -1. */
+static int key_decode(const char *v, size_t len, uint8_t out[TCPUD_KEY_LEN]) {
+  uint8_t k[TCPUD_KEY_LEN];
   size_t n = 0;
+  int rv = -1;
 
-  if (strlen(v) != 44 ||
-      sodium_base642bin(k, sizeof(k), v, 44, NULL, &n, NULL,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      n != 32) {
+  if (len == TCPUD_KEY_B64_LEN &&
+      sodium_base642bin(k, sizeof(k), v, len, NULL, &n, NULL,
+                        sodium_base64_VARIANT_ORIGINAL) == 0 &&
+      n == TCPUD_KEY_LEN) {
+    memcpy(out, k, TCPUD_KEY_LEN);
+    rv = 0;
+  }
+  sodium_memzero(k, sizeof(k));
+  return rv;
+}
+
+static int parse_key(tcpud_config *cfg, const char *origin, const char *key,
+                     const char *v, uint8_t out[TCPUD_KEY_LEN]) {
+  if (key_decode(v, strlen(v), out) != 0) {
     tcpud_config_error(cfg, origin,
                        "%s: not a key (44 characters of base64, as `tcpu "
                        "genkey | tcpu pubkey` prints)",
                        key);
     return -1;
   }
-  memcpy(out, k, 32);
-  sodium_memzero(k, sizeof(k));
   return 0;
+}
+
+/* Reads a secret key from a file, as `tcpu genkey` and `tcpu genpsk`
+ * write it: 44 characters of base64, blanks and a newline around them
+ * allowed.  Only regular files (never a FIFO or a terminal that would
+ * block), opened without following into a controlling terminal.  One
+ * that group or others may read is used, with a warning. */
+static int read_key_file(tcpud_config *cfg, const char *origin, const char *key,
+                         const char *path, uint8_t out[TCPUD_KEY_LEN]) {
+  char buf[256];
+  const char *start = buf;
+  size_t len = 0;
+  struct stat st;
+  ssize_t n;
+  int fd, rv = -1;
+
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    tcpud_config_error(cfg, origin, "%s = %s: %s", key, path, strerror(errno));
+    return -1;
+  }
+  if (fstat(fd, &st) != 0) {
+    tcpud_config_error(cfg, origin, "%s = %s: %s", key, path, strerror(errno));
+    goto out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    tcpud_config_error(cfg, origin, "%s = %s: not a regular file", key, path);
+    goto out;
+  }
+  while (len < sizeof(buf) - 1 &&
+         ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+          (n < 0 && errno == EINTR)))
+    if (n > 0)
+      len += (size_t)n;
+  if (n < 0) {
+    tcpud_config_error(cfg, origin, "%s = %s: %s", key, path, strerror(errno));
+    goto out;
+  }
+  buf[len] = '\0';
+  while (len > 0 && isspace((unsigned char)buf[len - 1]))
+    buf[--len] = '\0';
+  while (*start != '\0' && isspace((unsigned char)*start))
+    start++;
+  if (key_decode(start, strlen(start), out) != 0) {
+    tcpud_config_error(cfg, origin,
+                       "%s = %s: not a key (one line of 44 characters of "
+                       "base64, as `tcpu genkey` or `tcpu genpsk` writes)",
+                       key, path);
+    goto out;
+  }
+  if ((st.st_mode & 077) != 0)
+    tcpud_config_warning(cfg, origin,
+                         "%s = %s: the file is readable by group or others "
+                         "(mode %04o); keep secrets private: chmod 600 %s",
+                         key, path, (unsigned)(st.st_mode & 07777), path);
+  rv = 0;
+out:
+  sodium_memzero(buf, sizeof(buf));
+  close(fd);
+  return rv;
 }
 
 static int parse_mode(tcpud_config *cfg, const char *origin, const char *key,
                       const char *v) {
+  char *o;
+
   if (strcasecmp(v, "plain") == 0) {
     cfg->mode = TCPUD_MODE_PLAIN;
-    return 0;
-  }
-  if (strcasecmp(v, "sealed") == 0) {
+  } else if (strcasecmp(v, "sealed") == 0) {
     cfg->mode = TCPUD_MODE_SEALED;
-    tcpud_config_error(cfg, origin,
-                       "%s = sealed is not supported yet: this version of "
-                       "tcpud runs plain mode only (encryption comes with a "
-                       "later release)",
-                       key);
+  } else {
+    tcpud_config_error(cfg, origin, "%s = '%s': expected plain or sealed", key,
+                       v);
     return -1;
   }
-  tcpud_config_error(cfg, origin, "%s = '%s': expected plain or sealed", key,
-                     v);
+  if ((o = xstrdup(cfg, origin, origin)) == NULL)
+    return -1;
+  free(cfg->mode_origin);
+  cfg->mode_origin = o;
+  return 0;
+}
+
+static int parse_cipher(tcpud_config *cfg, const char *origin, const char *key,
+                        const char *v) {
+  if (strcasecmp(v, "chachapoly") == 0) {
+    cfg->cipher = TCPUD_CIPHER_CHACHAPOLY;
+    return 0;
+  }
+  if (strcasecmp(v, "aesgcm") == 0) {
+    /* libsodium's AES-256-GCM exists only where the CPU has AES-NI and
+     * CLMUL; sodium_init finds out (it may run more than once). */
+    if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available()) {
+      tcpud_config_error(cfg, origin,
+                         "%s = aesgcm: this CPU has no AES-NI, which "
+                         "AES-256-GCM needs here; use chachapoly (both "
+                         "ends must agree)",
+                         key);
+      return -1;
+    }
+    cfg->cipher = TCPUD_CIPHER_AESGCM;
+    return 0;
+  }
+  tcpud_config_error(cfg, origin, "%s = '%s': expected chachapoly or aesgcm",
+                     key, v);
   return -1;
+}
+
+/* A key file's path, read at finish (sealed mode only). */
+static int parse_key_path(tcpud_config *cfg, const char *origin,
+                          const char *key, const char *v, char **path,
+                          char **where) {
+  char *o;
+
+  if (parse_path(cfg, origin, key, v, path) != 0)
+    return -1;
+  if ((o = xstrdup(cfg, origin, origin)) == NULL)
+    return -1;
+  free(*where);
+  *where = o;
+  return 0;
+}
+
+static int parse_keepalive(tcpud_config *cfg, const char *origin,
+                           const char *key, const char *v, unsigned *out) {
+  unsigned long x;
+
+  if (strcasecmp(v, "off") == 0) {
+    *out = 0;
+    return 0;
+  }
+  if (parse_uint(cfg, origin, key, v, 0, 65535, &x) != 0)
+    return -1;
+  *out = (unsigned)x;
+  return 0;
 }
 
 static int parse_cc(tcpud_config *cfg, const char *origin, const char *key,
@@ -497,6 +630,7 @@ static const char *const keys_interface[] = {"ListenPort",
                                              "Address",
                                              "Mode",
                                              "PrivateKeyFile",
+                                             "Cipher",
                                              "MTU",
                                              "MaxConnections",
                                              "CongestionControl",
@@ -581,7 +715,6 @@ static void begin_section(parser *p, const char *name) {
              "[Peer] sections");
     if (peer != NULL) {
       peer->origin = o;
-      peer->keepalive_s = TCPUD_DEFAULT_KEEPALIVE_S;
       return;
     }
   } else if (p->sec == SEC_SERVICE) {
@@ -620,7 +753,10 @@ static int set_interface(tcpud_config *cfg, const char *origin, const char *key,
   } else if (strcasecmp(key, "Mode") == 0) {
     return parse_mode(cfg, origin, key, v);
   } else if (strcasecmp(key, "PrivateKeyFile") == 0) {
-    return parse_path(cfg, origin, key, v, &cfg->private_key_file);
+    return parse_key_path(cfg, origin, key, v, &cfg->private_key_file,
+                          &cfg->private_key_origin);
+  } else if (strcasecmp(key, "Cipher") == 0) {
+    return parse_cipher(cfg, origin, key, v);
   } else if (strcasecmp(key, "MTU") == 0) {
     if (parse_uint(cfg, origin, key, v, 576, 65535, &x) != 0)
       return -1;
@@ -671,8 +807,6 @@ static int set_interface(tcpud_config *cfg, const char *origin, const char *key,
 
 static int set_peer(tcpud_config *cfg, tcpud_peer_conf *peer,
                     const char *origin, const char *key, const char *v) {
-  unsigned long x;
-
   if (strcasecmp(key, "Name") == 0) {
     if (strcmp(v, "*") == 0) {
       tcpud_config_error(cfg, origin,
@@ -697,18 +831,12 @@ static int set_peer(tcpud_config *cfg, tcpud_peer_conf *peer,
     return 0;
   }
   if (strcasecmp(key, "PresharedKeyFile") == 0)
-    return parse_path(cfg, origin, key, v, &peer->psk_file);
+    return parse_key_path(cfg, origin, key, v, &peer->psk_file,
+                          &peer->psk_origin);
   if (strcasecmp(key, "AllowReverse") == 0)
     return for_each_item(cfg, origin, key, v, add_revallow, peer);
-  if (strcasecmp(key, "PersistentKeepalive") == 0) {
-    if (strcasecmp(v, "off") == 0) {
-      peer->keepalive_s = 0;
-      return 0;
-    }
-    if (parse_uint(cfg, origin, key, v, 0, 65535, &x) != 0)
-      return -1;
-    peer->keepalive_s = (unsigned)x;
-  }
+  if (strcasecmp(key, "PersistentKeepalive") == 0)
+    return parse_keepalive(cfg, origin, key, v, &peer->keepalive_s);
   return 0;
 }
 
@@ -1013,7 +1141,6 @@ static tcpud_peer_conf *new_flag_peer(tcpud_config *cfg, const char *origin,
   if (peer == NULL)
     return NULL;
   peer->origin = xstrdup(cfg, origin, origin);
-  peer->keepalive_s = TCPUD_DEFAULT_KEEPALIVE_S;
   snprintf(peer->name, sizeof(peer->name), "%s", name);
   return peer;
 }
@@ -1134,26 +1261,60 @@ int tcpud_config_flag(tcpud_config *cfg, const char *flag, const char *v) {
         cfg->listen = hp;
     }
   } else if (strcmp(flag, "--peer") == 0) {
+    /* [NAME=]HOST:PORT, NAME=, or a bare NAME: a peer without Endpoint
+     * (sealed mode, one that only connects in). */
     const char *eq = strchr(v, '=');
     char name[TCPUD_NAME_MAX + 1];
     tcpud_peer_conf *peer;
+    int bare = eq == NULL && strchr(v, ':') == NULL && name_valid(v);
 
-    if (eq != NULL) {
+    if (eq != NULL || bare) {
       char buf[64];
-      size_t n = (size_t)(eq - v);
+      size_t n = eq ? (size_t)(eq - v) : strlen(v);
       snprintf(buf, sizeof(buf), "%.*s", (int)(n < 63 ? n : 63), v);
       if (parse_name(cfg, origin, "NAME", buf, name) != 0)
         return -1;
-      v = eq + 1;
+      v = eq ? eq + 1 : "";
     } else if (cfg->n_peers == 0) {
       snprintf(name, sizeof(name), "peer");
     } else {
       snprintf(name, sizeof(name), "peer%zu", cfg->n_peers + 1);
     }
     peer = new_flag_peer(cfg, origin, name);
-    if (peer != NULL &&
+    if (peer == NULL)
+      return -1;
+    cfg->flag_peer = (long)(peer - cfg->peers);
+    if (*v != '\0' &&
         parse_hostport(cfg, origin, "--peer", v, 0, &peer->endpoint) == 0)
       peer->has_endpoint = 1;
+  } else if (strcmp(flag, "--public-key") == 0 ||
+             strcmp(flag, "--preshared-key") == 0 ||
+             strcmp(flag, "--persistent-keepalive") == 0) {
+    /* Settings of the --peer before them, as wg(8) spells them. */
+    tcpud_peer_conf *peer;
+
+    if (cfg->flag_peer < 0 || (size_t)cfg->flag_peer >= cfg->n_peers) {
+      tcpud_config_error(cfg, origin,
+                         "%s belongs to a peer: put it after that --peer",
+                         flag);
+      return -1;
+    }
+    peer = &cfg->peers[cfg->flag_peer];
+    if (strcmp(flag, "--public-key") == 0) {
+      if (parse_key(cfg, origin, "PublicKey", v, peer->public_key) == 0)
+        peer->has_public_key = 1;
+    } else if (strcmp(flag, "--preshared-key") == 0) {
+      parse_key_path(cfg, origin, "PresharedKeyFile", v, &peer->psk_file,
+                     &peer->psk_origin);
+    } else {
+      parse_keepalive(cfg, origin, "PersistentKeepalive", v,
+                      &peer->keepalive_s);
+    }
+  } else if (strcmp(flag, "--private-key") == 0) {
+    parse_key_path(cfg, origin, "PrivateKeyFile", v, &cfg->private_key_file,
+                   &cfg->private_key_origin);
+  } else if (strcmp(flag, "--cipher") == 0) {
+    parse_cipher(cfg, origin, "Cipher", v);
   } else if (strcmp(flag, "--allow-reverse") == 0) {
     /* Applies to every flag peer; kept on a scratch peer until finish. */
     tcpud_peer_conf scratch;
@@ -1219,6 +1380,15 @@ static void finish_flags(tcpud_config *cfg) {
     if (any != &cfg->peers[cfg->n_peers - 1])
       *any = cfg->peers[cfg->n_peers - 1];
     cfg->n_peers--;
+    return;
+  }
+  if (real == 0 && cfg->mode == TCPUD_MODE_SEALED) {
+    /* Sealed mode knows peers by their keys only: no "any" here. */
+    if (any != NULL) {
+      free(any->origin);
+      free(any->allow_reverse);
+      cfg->n_peers--;
+    }
     return;
   }
   if (real == 0) {
@@ -1380,6 +1550,67 @@ static void add_reverse_services(tcpud_config *cfg) {
   }
 }
 
+/* Sealed mode: reads the key files, derives our public key, and checks
+ * that every peer has a key of its own. */
+static void finish_sealed(tcpud_config *cfg) {
+  const char *where = cfg->mode_origin ? cfg->mode_origin
+                      : cfg->path      ? cfg->path
+                                       : "--mode sealed";
+
+  if (cfg->private_key_file == NULL) {
+    tcpud_config_error(cfg, where,
+                       "sealed mode needs PrivateKeyFile (--private-key): "
+                       "make one with `umask 077; tcpu genkey > "
+                       "private.key`");
+  } else if (read_key_file(cfg, cfg->private_key_origin, "PrivateKeyFile",
+                           cfg->private_key_file, cfg->private_key) == 0) {
+    if (crypto_scalarmult_base(cfg->public_key, cfg->private_key) != 0) {
+      tcpud_config_error(cfg, cfg->private_key_origin,
+                         "PrivateKeyFile = %s: not a usable X25519 key",
+                         cfg->private_key_file);
+      sodium_memzero(cfg->private_key, sizeof(cfg->private_key));
+    } else {
+      cfg->has_private_key = 1;
+    }
+  }
+  for (size_t i = 0; i < cfg->n_peers; i++) {
+    tcpud_peer_conf *p = &cfg->peers[i];
+
+    if (!p->has_public_key) {
+      tcpud_config_error(cfg, p->origin,
+                         "peer %s: sealed mode needs its PublicKey "
+                         "(--public-key), from `tcpu pubkey` on its "
+                         "private key",
+                         p->name[0] ? p->name : "without a name");
+      continue;
+    }
+    if (cfg->has_private_key &&
+        sodium_memcmp(p->public_key, cfg->public_key, TCPUD_KEY_LEN) == 0)
+      tcpud_config_error(cfg, p->origin,
+                         "peer %s: PublicKey is this host's own public key",
+                         p->name);
+    for (size_t k = 0; k < i; k++)
+      if (cfg->peers[k].has_public_key &&
+          memcmp(cfg->peers[k].public_key, p->public_key, TCPUD_KEY_LEN) ==
+              0) {
+        tcpud_config_error(cfg, p->origin,
+                           "peer %s: the same PublicKey as peer %s (%s)",
+                           p->name, cfg->peers[k].name, cfg->peers[k].origin);
+        break;
+      }
+    if (p->psk_file != NULL &&
+        read_key_file(cfg, p->psk_origin, "PresharedKeyFile", p->psk_file,
+                      p->psk) == 0)
+      p->has_psk = 1;
+    if (p->n_allowed_ips > 0)
+      tcpud_config_warning(cfg, p->origin,
+                           "peer %s: AllowedIPs is not used in sealed mode "
+                           "(peers are known by their keys, from any "
+                           "address)",
+                           p->name);
+  }
+}
+
 int tcpud_config_finish(tcpud_config *cfg) {
   finish_flags(cfg);
   for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -1399,9 +1630,27 @@ int tcpud_config_finish(tcpud_config *cfg) {
       tcpud_config_warning(cfg, p->origin,
                            "PublicKey and PresharedKeyFile are used only in "
                            "sealed mode");
+    if (cfg->mode == TCPUD_MODE_PLAIN && !p->has_endpoint) {
+      if (cfg->path == NULL && p->n_allowed_ips == 0)
+        tcpud_config_error(cfg, p->origin,
+                           "a peer without HOST:PORT is for sealed mode (a "
+                           "peer that only connects in); give its address");
+      else if (p->keepalive_s > 0)
+        tcpud_config_warning(cfg, p->origin,
+                             "peer %s: PersistentKeepalive needs an Endpoint "
+                             "in plain mode (where keepalives go); ignored",
+                             p->name);
+    }
   }
+  if (cfg->mode == TCPUD_MODE_SEALED)
+    finish_sealed(cfg);
+  if (cfg->mode == TCPUD_MODE_PLAIN && cfg->cipher != TCPUD_CIPHER_CHACHAPOLY)
+    tcpud_config_warning(cfg, cfg->path ? cfg->path : "--cipher",
+                         "Cipher is used only in sealed mode");
   if (cfg->mode == TCPUD_MODE_PLAIN && cfg->private_key_file != NULL)
-    tcpud_config_warning(cfg, cfg->path,
+    tcpud_config_warning(cfg,
+                         cfg->private_key_origin ? cfg->private_key_origin
+                                                 : cfg->path,
                          "PrivateKeyFile is used only in sealed mode");
 
   finish_forwards(cfg);
@@ -1451,6 +1700,22 @@ int tcpud_config_finish(tcpud_config *cfg) {
 
 const char *tcpud_mode_name(tcpud_mode mode) {
   return mode == TCPUD_MODE_SEALED ? "sealed" : "plain";
+}
+
+const char *tcpud_cipher_name(tcpud_cipher cipher) {
+  return cipher == TCPUD_CIPHER_AESGCM ? "aesgcm" : "chachapoly";
+}
+
+char *tcpud_key_prefix(const uint8_t key[TCPUD_KEY_LEN], size_t n, char *buf,
+                       size_t len) {
+  char b64[TCPUD_KEY_B64_LEN + 1];
+
+  sodium_bin2base64(b64, sizeof(b64), key, TCPUD_KEY_LEN,
+                    sodium_base64_VARIANT_ORIGINAL);
+  if (n > TCPUD_KEY_B64_LEN)
+    n = TCPUD_KEY_B64_LEN;
+  snprintf(buf, len, "%.*s", (int)n, b64);
+  return buf;
 }
 
 const char *tcpud_default_socket_path(char *buf, size_t len) {

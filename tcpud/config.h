@@ -2,7 +2,7 @@
  * config.h — tcpud's configuration: an INI file in the WireGuard manner
  * (parsed with inih) or one-line flags, both into one struct tcpud_config.
  *
- *   [Interface]  ListenPort, Address, Mode, PrivateKeyFile, MTU,
+ *   [Interface]  ListenPort, Address, Mode, PrivateKeyFile, Cipher, MTU,
  *                MaxConnections, CongestionControl, DrainTimeout,
  *                LogLevel, LogTarget, ControlSocket, PcapFile
  *   [Peer]       Name, Endpoint, AllowedIPs, PublicKey, PresharedKeyFile,
@@ -18,7 +18,10 @@
  * Every problem is reported as "FILE:LINE: problem" (or "FLAG: problem"
  * for command-line flags) and parsing goes on, so one run lists them all.
  * Nothing here opens sockets or resolves names: hosts stay strings until
- * the daemon resolves them (tcpud_resolve).
+ * the daemon resolves them (tcpud_resolve).  Key files are read here, in
+ * sealed mode only (tcpud_config_finish): a missing, unreadable or
+ * malformed one is an error at the line that names it, one that group or
+ * others may read a warning.
  */
 #ifndef TCPUD_CONFIG_H
 #define TCPUD_CONFIG_H
@@ -36,13 +39,20 @@
 
 #define TCPUD_DEFAULT_MAX_CONNECTIONS 1024
 #define TCPUD_DEFAULT_DRAIN_TIMEOUT_MS 10000
-#define TCPUD_DEFAULT_KEEPALIVE_S 25
+#define TCPUD_KEY_LEN 32
+#define TCPUD_KEY_B64_LEN 44 /* base64 of 32 bytes, as `tcpu genkey` prints */
 #define TCPUD_DEFAULT_LOCAL_HOST "127.0.0.1"
 
 typedef enum tcpud_mode {
   TCPUD_MODE_PLAIN = 0,
   TCPUD_MODE_SEALED = 1
 } tcpud_mode;
+
+/* Sealed mode's AEAD (the values of tcpu_cipher). */
+typedef enum tcpud_cipher {
+  TCPUD_CIPHER_CHACHAPOLY = 0,
+  TCPUD_CIPHER_AESGCM = 1
+} tcpud_cipher;
 
 /* One AllowReverse entry: which listen addresses a peer may ask for. */
 typedef struct tcpud_revallow {
@@ -57,14 +67,17 @@ typedef struct tcpud_peer_conf {
   char *origin; /* "FILE:LINE" of the section, or the flag */
   unsigned has_endpoint : 1;
   unsigned has_public_key : 1;
+  unsigned has_psk : 1; /* psk read from psk_file (sealed mode) */
   tcpud_hostport endpoint;
   tcpud_cidr *allowed_ips;
   size_t n_allowed_ips;
-  uint8_t public_key[32];
+  uint8_t public_key[TCPUD_KEY_LEN];
   char *psk_file;
+  char *psk_origin; /* where PresharedKeyFile was given */
+  uint8_t psk[TCPUD_KEY_LEN];
   tcpud_revallow *allow_reverse;
   size_t n_allow_reverse;
-  unsigned keepalive_s; /* PersistentKeepalive; 0: off */
+  unsigned keepalive_s; /* PersistentKeepalive; 0: off (the default) */
 } tcpud_peer_conf;
 
 typedef struct tcpud_service_conf {
@@ -94,7 +107,15 @@ typedef struct tcpud_config {
   /* [Interface] */
   tcpud_hostport listen; /* Address (host, "" = any) and ListenPort */
   tcpud_mode mode;
+  char *mode_origin; /* where Mode was given, NULL: the default */
+  tcpud_cipher cipher;
   char *private_key_file;
+  char *private_key_origin;
+  /* Sealed mode: the key read from private_key_file (the daemon wipes it
+   * once the endpoint has its copy) and its public key. */
+  unsigned has_private_key : 1;
+  uint8_t private_key[TCPUD_KEY_LEN];
+  uint8_t public_key[TCPUD_KEY_LEN];
   uint32_t mtu;
   unsigned max_connections;
   char cc[16]; /* "" = the library's default */
@@ -110,6 +131,7 @@ typedef struct tcpud_config {
   size_t n_services;
   tcpud_forward_conf *forwards;
   size_t n_forwards;
+  long flag_peer; /* flags: index of the last --peer, -1 before one */
 
   /* Problems found; a config with error_count > 0 must not be used.
    * errors lists the first TCPUD_MAX_ERRORS of them. */
@@ -159,6 +181,11 @@ int tcpud_peer_allows_reverse(const tcpud_peer_conf *peer,
                               const tcpu_addr *addr);
 
 const char *tcpud_mode_name(tcpud_mode mode);
+const char *tcpud_cipher_name(tcpud_cipher cipher);
+/* The first n (<= 44) characters of a key's base64: a public key's
+ * prefix for logs ("hSDwCYkw").  Returns buf. */
+char *tcpud_key_prefix(const uint8_t key[TCPUD_KEY_LEN], size_t n, char *buf,
+                       size_t len);
 
 /* Default control socket path: $XDG_RUNTIME_DIR/tcpud.sock when that is
  * set, else /run/tcpud.sock.  Shared by tcpud and `tcpu show`. */

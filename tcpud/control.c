@@ -66,6 +66,28 @@ static void fmt_rate(char *buf, size_t len, uint64_t bytes_per_s) {
 
 static double ms(uint64_t ns) { return (double)ns / 1e6; }
 
+/* The library's view of a peer: 1 and *pi filled, or 0 when it has no
+ * library peer (plain mode without an Endpoint). */
+static int peer_info(const tcpud *d, const tcpud_peer *p, tcpu_peer_info *pi) {
+  memset(pi, 0, sizeof(*pi));
+  if (p->tp == NULL || d->tun.ep == NULL)
+    return 0;
+  tcpu_peer_get_info(p->tp, pi);
+  return 1;
+}
+
+/* Where the peer is: sealed mode, where its last authenticated datagram
+ * came from (roaming); else its Endpoint.  NULL when unknown. */
+static const char *peer_endpoint(const tcpud *d, const tcpud_peer *p,
+                                 const tcpu_peer_info *pi, int have,
+                                 char *buf, size_t len) {
+  if (d->mode == TCPUD_MODE_SEALED && have && pi->endpoint.family != 0)
+    return tcpud_addr_format(&pi->endpoint, 1, buf, len);
+  if (p->has_addr)
+    return tcpud_addr_format(&p->addr, 1, buf, len);
+  return NULL;
+}
+
 /* What a core connection is, for the connection list. */
 typedef struct conn_label {
   const tcpu_conn *conn;
@@ -174,7 +196,7 @@ static void text_conn_line(show_ctx *x, const tcpu_conn *c) {
   char peer[TCPUD_ADDRSTRLEN], r1[32], r2[32], ssth[24], age[32];
 
   tcpu_conn_get_info(c, &ci);
-  tcpud_addr_format(&ci.peer, 1, peer, sizeof(peer));
+  tcpud_conn_addr_format(x->d, &ci.peer, peer, sizeof(peer));
   tcpud_sbuf_printf(b, "%-12s %6u %6u  %-6u ", tcpu_state_name(ci.state),
                     ci.rcv_buffered, ci.snd_buffered, ci.local_port);
   if (ci.state == TCPU_LISTEN)
@@ -226,12 +248,68 @@ static int text_conn(const tcpu_conn *c, void *arg) {
   return 0;
 }
 
+/* The endpoint's keepalive and sealed-mode counters. */
+static void text_sealed_counters(tcpud *d, tcpud_sbuf *b,
+                                 const tcpu_endpoint_stats *es) {
+  tcpud_sbuf_printf(b, "keepalives: %" PRIu64 " sent, %" PRIu64 " received\n",
+                    es->keepalives_sent, es->keepalives_received);
+  if (d->mode != TCPUD_MODE_SEALED)
+    return;
+  tcpud_sbuf_printf(
+      b,
+      "handshakes: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
+      " initiated, %" PRIu64 " rate-limited; cookies %" PRIu64
+      " sent, %" PRIu64 " received\n"
+      "sealed: %" PRIu64 " auth failures, %" PRIu64
+      " replays dropped; dropped: %" PRIu64 " not sealed, %" PRIu64
+      " no session; %" PRIu64 " roams\n",
+      es->handshakes_done, es->handshakes_failed, es->handshakes_initiated,
+      es->handshakes_ratelimited, es->cookies_sent, es->cookies_received,
+      es->auth_failures, es->replays_dropped, es->drop_not_sealed,
+      es->drop_no_session, es->roams);
+}
+
+/* The second line of a peer: what the library knows of it. */
+static void text_peer_info(tcpud *d, tcpud_sbuf *b, const tcpud_peer *p,
+                           const tcpu_peer_info *pi) {
+  char k[16], t[32];
+  uint64_t now = tcpud_now();
+
+  tcpud_sbuf_printf(b, " ");
+  if (pi->sealed) {
+    tcpud_sbuf_printf(b, " key %s, session %s",
+                      tcpud_key_prefix(pi->public_key, 8, k, sizeof(k)),
+                      pi->session       ? "yes"
+                      : pi->handshaking ? "no (handshaking)"
+                                        : "no");
+    if (pi->last_handshake == TCPU_TSTAMP_NONE) {
+      tcpud_sbuf_printf(b, ", no handshake yet");
+    } else {
+      fmt_duration(t, sizeof(t),
+                   now > pi->last_handshake ? now - pi->last_handshake : 0);
+      tcpud_sbuf_printf(b, ", last handshake %s ago", t);
+    }
+    tcpud_sbuf_printf(b, ",");
+  }
+  tcpud_sbuf_printf(b,
+                    " %" PRIu64 " bytes in, %" PRIu64 " bytes out",
+                    pi->rx_bytes, pi->tx_bytes);
+  if (pi->sealed)
+    tcpud_sbuf_printf(b, ", %" PRIu64 " handshake%s, %" PRIu64 " roam%s",
+                      pi->handshakes, pi->handshakes == 1 ? "" : "s",
+                      pi->roams, pi->roams == 1 ? "" : "s");
+  if (p->keepalive_s > 0)
+    tcpud_sbuf_printf(b, ", keepalive every %u s", p->keepalive_s);
+  (void)d;
+  tcpud_sbuf_printf(b, "\n");
+}
+
 static void show_text(tcpud *d, tcpud_sbuf *b) {
   tcpu_endpoint_stats es;
   tcpu_uv_stats us;
   labels l = {0};
   show_ctx x = {d, b, &l, 1};
-  char a[TCPUD_ADDRSTRLEN], up[32];
+  char a[TCPUD_ADDRSTRLEN], up[32], key[TCPUD_KEY_B64_LEN + 1];
 
   memset(&es, 0, sizeof(es));
   memset(&us, 0, sizeof(us));
@@ -253,7 +331,7 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
       " bad checksum, %" PRIu64 " malformed, %" PRIu64 " unacceptable\n",
       TCPUD_VERSION, (int)getpid(), up, d->draining ? ", draining" : "",
       tcpud_addr_format(&d->local_addr, 1, a, sizeof(a)),
-      tcpud_mode_name(d->cfg.mode), d->cfg.cc[0] ? d->cfg.cc : "cubic",
+      tcpud_mode_name(d->mode), d->cfg.cc[0] ? d->cfg.cc : "cubic",
       d->cfg.mtu, d->n_pipes, d->cfg.max_connections, d->pipes_total,
       d->pipes_failed, d->limit_refused, d->peer_denied, es.dgrams_in,
       es.dgrams_out, us.send_errors, es.rst_sent, es.rst_received,
@@ -261,14 +339,27 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
       es.drop_short + es.drop_bad_offset + es.drop_bad_option +
           es.drop_bad_sack + es.drop_bad_flags,
       es.drop_unacceptable);
+  text_sealed_counters(d, b, &es);
+  if (d->mode == TCPUD_MODE_SEALED)
+    tcpud_sbuf_printf(b, "public key: %s (%s)\n",
+                      tcpud_key_prefix(d->public_key, TCPUD_KEY_B64_LEN, key,
+                                       sizeof(key)),
+                      tcpud_cipher_name(d->cfg.cipher));
 
   for (tcpud_peer *p = d->peers; p != NULL; p = p->next) {
     const tcpud_peer_conf *pc = tcpud_peer_conf_of(d, p->name);
+    tcpu_peer_info pi;
+    int have = peer_info(d, p, &pi);
+    const char *ep = peer_endpoint(d, p, &pi, have, a, sizeof(a));
+
     tcpud_sbuf_printf(b, "\npeer %s:", p->name);
-    if (p->has_addr)
-      tcpud_sbuf_printf(b, " endpoint %s",
-                        tcpud_addr_format(&p->addr, 1, a, sizeof(a)));
-    for (size_t i = 0; pc != NULL && i < pc->n_allowed_ips; i++) {
+    if (ep != NULL)
+      tcpud_sbuf_printf(b, " endpoint %s", ep);
+    else if (d->mode == TCPUD_MODE_SEALED)
+      tcpud_sbuf_printf(b, " endpoint none yet (it connects in)");
+    for (size_t i = 0;
+         pc != NULL && d->mode != TCPUD_MODE_SEALED && i < pc->n_allowed_ips;
+         i++) {
       tcpu_addr ip;
       memset(&ip, 0, sizeof(ip));
       ip.family = pc->allowed_ips[i].family;
@@ -278,6 +369,8 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
                         pc->allowed_ips[i].prefix);
     }
     tcpud_sbuf_printf(b, "\n");
+    if (have)
+      text_peer_info(d, b, p, &pi);
     if (p->out != NULL) {
       tcpud_sbuf_printf(b, "  control channel to it: %s\n",
                         session_state(p->out));
@@ -291,7 +384,7 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
         continue;
       fmt_duration(up, sizeof(up), tcpud_now() - s->started_ns);
       tcpud_sbuf_printf(b, "  control channel from %s (%s): up %s\n",
-                        tcpud_addr_format(&s->addr, 1, a, sizeof(a)),
+                        tcpud_conn_addr_format(d, &s->addr, a, sizeof(a)),
                         s->hello[0] ? s->hello : "no HELLO yet", up);
       for (tcpud_grant *g = s->grants; g != NULL; g = g->next)
         tcpud_sbuf_printf(b,
@@ -319,7 +412,11 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
   if (d->tun.ep != NULL) {
     build_labels(d, &l);
     tcpud_sbuf_printf(b, "\n%-12s %6s %6s  %-6s %-28s %s\n", "State", "Recv-Q",
-                      "Send-Q", "Local", "Peer (UDP address/TCP port)", "What");
+                      "Send-Q", "Local",
+                      d->mode == TCPUD_MODE_SEALED
+                          ? "Peer (name@endpoint/TCP port)"
+                          : "Peer (UDP address/TCP port)",
+                      "What");
     tcpu_endpoint_foreach_conn(d->tun.ep, text_conn, &x);
     free(l.v);
   }
@@ -383,7 +480,8 @@ static int json_conn(const tcpu_conn *c, void *arg) {
   tcpud_sbuf_printf(b, ",\"local_port\":%u", ci.local_port);
   if (ci.state != TCPU_LISTEN) {
     tcpud_sbuf_printf(b, ",\"peer_address\":");
-    tcpud_sbuf_json_str(b, tcpud_addr_format(&ci.peer, 1, peer, sizeof(peer)));
+    tcpud_sbuf_json_str(b,
+                        tcpud_conn_addr_format(x->d, &ci.peer, peer, sizeof(peer)));
     tcpud_sbuf_printf(b, ",\"remote_port\":%u", ci.remote_port);
   }
   if (lb != NULL && lb->is_pipe) {
@@ -417,7 +515,8 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
   tcpu_uv_stats us;
   labels l = {0};
   show_ctx x = {d, b, &l, 1};
-  char a[TCPUD_ADDRSTRLEN];
+  char a[TCPUD_ADDRSTRLEN], key[TCPUD_KEY_B64_LEN + 1];
+  uint64_t now = tcpud_now();
   int first;
 
   memset(&es, 0, sizeof(es));
@@ -434,8 +533,14 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
                     (double)(tcpud_now() - d->started_ns) / 1e9,
                     d->draining ? "true" : "false", d->reloads);
   tcpud_sbuf_json_str(b, tcpud_addr_format(&d->local_addr, 1, a, sizeof(a)));
-  tcpud_sbuf_printf(b,
-                    ",\"mode\":\"%s\",\"cc\":", tcpud_mode_name(d->cfg.mode));
+  tcpud_sbuf_printf(b, ",\"mode\":\"%s\"", tcpud_mode_name(d->mode));
+  if (d->mode == TCPUD_MODE_SEALED) {
+    tcpud_sbuf_printf(b, ",\"cipher\":\"%s\",\"public_key\":",
+                      tcpud_cipher_name(d->cfg.cipher));
+    tcpud_sbuf_json_str(b, tcpud_key_prefix(d->public_key, TCPUD_KEY_B64_LEN,
+                                            key, sizeof(key)));
+  }
+  tcpud_sbuf_printf(b, ",\"cc\":");
   tcpud_sbuf_json_str(b, d->cfg.cc[0] ? d->cfg.cc : "cubic");
   tcpud_sbuf_printf(
       b,
@@ -450,7 +555,7 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
       ",\"drop_no_conn\":%" PRIu64 ",\"drop_unacceptable\":%" PRIu64
       ",\"rst_sent\":%" PRIu64 ",\"rst_received\":%" PRIu64
       ",\"challenge_acks\":%" PRIu64 ",\"syncookies_sent\":%" PRIu64
-      ",\"conns_opened\":%" PRIu64 ",\"conns_closed\":%" PRIu64 "}",
+      ",\"conns_opened\":%" PRIu64 ",\"conns_closed\":%" PRIu64,
       d->cfg.mtu, d->cfg.max_connections, d->n_pipes, d->pipes_total,
       d->pipes_failed, d->limit_refused, d->peer_denied, es.dgrams_in,
       es.dgrams_out, us.send_errors, us.recv_errors, es.drop_short,
@@ -458,21 +563,65 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
       es.drop_bad_checksum, es.drop_bad_flags, es.drop_no_conn,
       es.drop_unacceptable, es.rst_sent, es.rst_received, es.challenge_acks,
       es.syncookies_sent, es.conns_opened, es.conns_closed);
+  tcpud_sbuf_printf(
+      b,
+      ",\"keepalives_sent\":%" PRIu64 ",\"keepalives_received\":%" PRIu64
+      ",\"handshakes_initiated\":%" PRIu64 ",\"handshakes_done\":%" PRIu64
+      ",\"handshakes_failed\":%" PRIu64
+      ",\"handshakes_ratelimited\":%" PRIu64 ",\"auth_failures\":%" PRIu64
+      ",\"replays_dropped\":%" PRIu64 ",\"cookies_sent\":%" PRIu64
+      ",\"cookies_received\":%" PRIu64 ",\"drop_not_sealed\":%" PRIu64
+      ",\"drop_no_session\":%" PRIu64 ",\"roams\":%" PRIu64 "}",
+      es.keepalives_sent, es.keepalives_received, es.handshakes_initiated,
+      es.handshakes_done, es.handshakes_failed, es.handshakes_ratelimited,
+      es.auth_failures, es.replays_dropped, es.cookies_sent,
+      es.cookies_received, es.drop_not_sealed, es.drop_no_session, es.roams);
 
   tcpud_sbuf_printf(b, ",\"peers\":[");
   first = 1;
   for (tcpud_peer *p = d->peers; p != NULL; p = p->next) {
+    tcpu_peer_info pi;
+    int have = peer_info(d, p, &pi);
+    const char *ep = peer_endpoint(d, p, &pi, have, a, sizeof(a));
     int f2 = 1;
+
     tcpud_sbuf_printf(b, "%s{\"name\":", first ? "" : ",");
     first = 0;
     tcpud_sbuf_json_str(b, p->name);
     tcpud_sbuf_printf(b, ",\"endpoint\":");
-    if (p->has_addr)
-      tcpud_sbuf_json_str(b, tcpud_addr_format(&p->addr, 1, a, sizeof(a)));
+    if (ep != NULL)
+      tcpud_sbuf_json_str(b, ep);
     else
       tcpud_sbuf_printf(b, "null");
-    tcpud_sbuf_printf(b, ",\"keepalive_s\":%u,\"control_out\":",
-                      tcpud_peer_keepalive(d, p->name));
+    tcpud_sbuf_printf(b, ",\"public_key\":");
+    if (have && pi.sealed)
+      tcpud_sbuf_json_str(b, tcpud_key_prefix(pi.public_key, TCPUD_KEY_B64_LEN,
+                                              key, sizeof(key)));
+    else
+      tcpud_sbuf_printf(b, "null");
+    if (have && pi.sealed) {
+      tcpud_sbuf_printf(b, ",\"session\":%s,\"handshaking\":%s,"
+                           "\"last_handshake_s\":",
+                        pi.session ? "true" : "false",
+                        pi.handshaking ? "true" : "false");
+      if (pi.last_handshake == TCPU_TSTAMP_NONE)
+        tcpud_sbuf_printf(b, "null");
+      else
+        tcpud_sbuf_printf(b, "%.3f",
+                          now > pi.last_handshake
+                              ? (double)(now - pi.last_handshake) / 1e9
+                              : 0.0);
+      tcpud_sbuf_printf(b, ",\"handshakes\":%" PRIu64 ",\"roams\":%" PRIu64,
+                        pi.handshakes, pi.roams);
+    } else {
+      tcpud_sbuf_printf(b, ",\"session\":null,\"handshaking\":null,"
+                           "\"last_handshake_s\":null,\"handshakes\":0,"
+                           "\"roams\":0");
+    }
+    tcpud_sbuf_printf(b,
+                      ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+                      ",\"persistent_keepalive_s\":%u,\"control_out\":",
+                      pi.rx_bytes, pi.tx_bytes, p->tp ? p->keepalive_s : 0);
     if (p->out == NULL) {
       tcpud_sbuf_printf(b, "null");
     } else {
@@ -499,7 +648,7 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
         continue;
       tcpud_sbuf_printf(b, "%s{\"address\":", f2 ? "" : ",");
       f2 = 0;
-      tcpud_sbuf_json_str(b, tcpud_addr_format(&s->addr, 1, a, sizeof(a)));
+      tcpud_sbuf_json_str(b, tcpud_conn_addr_format(d, &s->addr, a, sizeof(a)));
       tcpud_sbuf_printf(b, ",\"hello\":");
       tcpud_sbuf_json_str(b, s->hello);
       tcpud_sbuf_printf(b, ",\"listening\":[");

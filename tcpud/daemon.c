@@ -7,14 +7,18 @@
  * and service) and only the difference is opened or closed; a service's
  * target, a forward's peer or service and a peer's Endpoint change in
  * place and apply to new connections.  Established connections copy what
- * they need when they open, so no reload touches them.  What the tunnel
- * socket itself was opened with (ListenPort, Address, Mode, MTU) and the
- * control socket and capture file need a restart; a reload says so and
- * keeps the running values.
+ * they need when they open, so no reload touches them, except that the
+ * connections of a peer that was removed, or (sealed mode) whose key or
+ * pre-shared key changed, end with its session (tunpeer.c).  What the
+ * tunnel socket itself was opened with (ListenPort, Address, Mode,
+ * Cipher, PrivateKeyFile, MTU) and the control socket and capture file
+ * need a restart; a reload says so and keeps the running values.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "tcpud/daemon.h"
 
@@ -39,13 +43,15 @@ const tcpud_peer_conf *tcpud_peer_conf_of(tcpud *d, const char *name) {
   return tcpud_config_peer(&d->cfg, name);
 }
 
-unsigned tcpud_peer_keepalive(tcpud *d, const char *name) {
-  const tcpud_peer_conf *pc = name ? tcpud_config_peer(&d->cfg, name) : NULL;
-
-  return pc ? pc->keepalive_s : TCPUD_DEFAULT_KEEPALIVE_S;
-}
-
 tcpud_peer *tcpud_peer_match(tcpud *d, const tcpu_addr *addr) {
+  if (addr->family == TCPU_AF_PEER || d->mode == TCPUD_MODE_SEALED) {
+    /* Sealed: the key the datagrams authenticated under, nothing else. */
+    tcpu_peer *tp = d->tun.ep && addr->family == TCPU_AF_PEER
+                        ? tcpu_peer_by_addr(d->tun.ep, addr)
+                        : NULL;
+    tcpud_peer *p = tp ? tcpu_peer_get_user_data(tp) : NULL;
+    return p != NULL && !p->gone ? p : NULL;
+  }
   for (tcpud_peer *p = d->peers; p != NULL; p = p->next)
     if (!p->gone && p->has_addr && tcpud_addr_same(&p->addr, addr))
       return p;
@@ -56,15 +62,6 @@ tcpud_peer *tcpud_peer_match(tcpud *d, const tcpu_addr *addr) {
         return tcpud_peer_find(d, pc->name);
   }
   return NULL;
-}
-
-void tcpud_tunnel_sockaddr(tcpud *d, const tcpu_addr *a,
-                           struct sockaddr_storage *ss) {
-  tcpu_addr x = *a;
-
-  (void)d; /* the binding maps IPv4 for a dual-stack socket itself */
-  tcpud_addr_unmap(&x);
-  tcpu_uv_addr_to_sockaddr(ss, NULL, &x);
 }
 
 /* Family the tunnel socket reaches: 0 (both, dual-stack), 4 or 6. */
@@ -81,6 +78,7 @@ static int resolve_peer(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
 
   if (!pc->has_endpoint) {
     p->has_addr = 0;
+    p->addr_changed = 0;
     return 0;
   }
   if (tcpud_resolve(&addr, &pc->endpoint, tunnel_family(d), err, sizeof(err)) !=
@@ -88,9 +86,11 @@ static int resolve_peer(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
     tcpud_log(level, "peer %s: Endpoint %s", pc->name, err);
     return -1;
   }
-  if (!p->has_addr || !tcpud_addr_same(&p->addr, &addr))
+  if (!p->has_addr || !tcpud_addr_same(&p->addr, &addr)) {
     tcpud_log(LOG_DEBUG, "peer %s at %s", pc->name,
               tcpud_addr_format(&addr, 1, a, sizeof(a)));
+    p->addr_changed = 1;
+  }
   p->addr = addr;
   p->has_addr = 1;
   return 0;
@@ -111,9 +111,10 @@ static int resolve_target(const tcpud_hostport *hp, struct sockaddr_storage *ss,
 
 /* ----------------------------------------------------- apply, diffing */
 
-/* Peers: update in place by name, add new ones, release removed ones.
- * At start (fatal) a name that does not resolve is an error; on reload
- * the peer keeps its old address. */
+/* Peers: update in place by name, add new ones, release removed ones,
+ * and the library's peers with them (tunpeer.c).  At start (fatal) a name
+ * that does not resolve is an error; on reload the peer keeps its old
+ * address. */
 static int apply_peers(tcpud *d, int fatal) {
   int rv = 0;
 
@@ -138,6 +139,8 @@ static int apply_peers(tcpud *d, int fatal) {
     p->gone = 0;
     if (resolve_peer(d, p, pc, fatal ? LOG_ERR : LOG_WARNING) != 0 && fatal)
       rv = -1;
+    if (tcpud_tunpeer_sync(d, p, pc, fatal) != 0 && fatal)
+      rv = -1;
   }
   for (tcpud_peer **pp = &d->peers; *pp != NULL;) {
     tcpud_peer *p = *pp;
@@ -148,6 +151,7 @@ static int apply_peers(tcpud *d, int fatal) {
     *pp = p->next;
     if (!d->closing)
       tcpud_log(LOG_INFO, "peer %s removed", p->name);
+    tcpud_tunpeer_remove(d, p);
     tcpud_peer_release(p);
   }
   return rv;
@@ -328,6 +332,14 @@ static int open_tunnel(tcpud *d) {
   tcpu_settings_default(&st);
   st.mtu = d->cfg.mtu;
   snprintf(st.cc, sizeof(st.cc), "%s", d->cfg.cc);
+  d->mode = d->cfg.mode;
+  if (d->cfg.mode == TCPUD_MODE_SEALED) {
+    st.mode = TCPU_MODE_SEALED;
+    st.cipher = d->cfg.cipher == TCPUD_CIPHER_AESGCM ? TCPU_CIPHER_AESGCM
+                                                     : TCPU_CIPHER_CHACHAPOLY;
+    memcpy(st.private_key, d->cfg.private_key, sizeof(st.private_key));
+    memcpy(d->public_key, d->cfg.public_key, sizeof(d->public_key));
+  }
   if (d->cfg.listen.host[0] != '\0') {
     if (tcpud_ip_parse(&bind, d->cfg.listen.host) != 0)
       return UV_EINVAL;
@@ -345,6 +357,9 @@ static int open_tunnel(tcpud *d) {
     rv =
         tcpu_uv_endpoint_init(d->loop, &d->tun, &st, (struct sockaddr *)&ss, 0);
   }
+  /* The endpoint keeps its own copy, in locked memory. */
+  sodium_memzero(st.private_key, sizeof(st.private_key));
+  sodium_memzero(d->cfg.private_key, sizeof(d->cfg.private_key));
   if (rv != 0) {
     tcpud_log(LOG_ERR, "cannot open the tunnel socket on UDP %s: %s",
               tcpud_addr_format(&bind, 1, a, sizeof(a)), tcpud_strerror(rv));
@@ -358,7 +373,7 @@ static int open_tunnel(tcpud *d) {
 }
 
 int tcpud_start(tcpud *d) {
-  char a[TCPUD_ADDRSTRLEN];
+  char a[TCPUD_ADDRSTRLEN], key[TCPUD_KEY_B64_LEN + 1], mode[128];
   size_t n_rev = 0;
 
   d->started_ns = tcpud_now();
@@ -372,13 +387,21 @@ int tcpud_start(tcpud *d) {
   apply_reverse(d);
   if (tcpud_control_open(d) != 0)
     goto fail;
+  tcpud_hs_watch_start(d);
   for (size_t i = 0; i < d->cfg.n_forwards; i++)
     n_rev += d->cfg.forwards[i].reverse;
+  if (d->mode == TCPUD_MODE_SEALED)
+    snprintf(mode, sizeof(mode), "sealed mode (%s, public key %s)",
+             tcpud_cipher_name(d->cfg.cipher),
+             tcpud_key_prefix(d->public_key, TCPUD_KEY_B64_LEN, key,
+                              sizeof(key)));
+  else
+    snprintf(mode, sizeof(mode), "plain mode");
   tcpud_log(LOG_NOTICE,
-            "tcpud %s running: tunnel on UDP %s, %s mode, %zu peer%s, %zu "
+            "tcpud %s running: tunnel on UDP %s, %s, %zu peer%s, %zu "
             "service%s, %zu -L and %zu -R forward%s",
             TCPUD_VERSION, tcpud_addr_format(&d->local_addr, 1, a, sizeof(a)),
-            tcpud_mode_name(d->cfg.mode), d->cfg.n_peers,
+            mode, d->cfg.n_peers,
             d->cfg.n_peers == 1 ? "" : "s", d->cfg.n_services - n_rev,
             d->cfg.n_services - n_rev == 1 ? "" : "s",
             d->cfg.n_forwards - n_rev, n_rev, n_rev == 1 ? "" : "s");
@@ -405,6 +428,18 @@ static void keep_fixed(tcpud *d, tcpud_config *next) {
     tcpud_log(LOG_WARNING, "reload: MTU changes need a restart");
     next->mtu = cur->mtu;
   }
+  if (cur->mode == TCPUD_MODE_SEALED) {
+    if (cur->cipher != next->cipher) {
+      tcpud_log(LOG_WARNING, "reload: Cipher changes need a restart");
+      next->cipher = cur->cipher;
+    }
+    if (memcmp(d->public_key, next->public_key, TCPUD_KEY_LEN) != 0) {
+      tcpud_log(LOG_WARNING,
+                "reload: a new PrivateKeyFile (another key) needs a restart");
+      memcpy(next->public_key, d->public_key, TCPUD_KEY_LEN);
+    }
+  }
+  sodium_memzero(next->private_key, sizeof(next->private_key));
   if ((cur->control_socket == NULL) != (next->control_socket == NULL) ||
       (cur->control_socket &&
        strcmp(cur->control_socket, next->control_socket) != 0)) {
@@ -443,6 +478,15 @@ int tcpud_reload(tcpud *d) {
   }
   for (size_t i = 0; i < next.n_warnings; i++)
     tcpud_log(LOG_WARNING, "reload: %s", next.warnings[i]);
+  if (next.mode != d->mode) {
+    /* Its peers are of the other kind: nothing of it applies. */
+    tcpud_log(LOG_ERR,
+              "reload of %s refused: Mode changes (%s to %s) need a "
+              "restart; keeping the running configuration",
+              src, tcpud_mode_name(d->mode), tcpud_mode_name(next.mode));
+    tcpud_config_free(&next);
+    return -1;
+  }
   keep_fixed(d, &next);
   tcpud_config_free(&d->cfg);
   d->cfg = next; /* the arrays move with it */
@@ -483,6 +527,7 @@ static void finish(tcpud *d) {
   if (d->closing)
     return;
   d->closing = 1;
+  tcpud_hs_watch_stop(d);
   close_handle((uv_handle_t *)&d->drain_timer);
   close_handle((uv_handle_t *)&d->sig_hup);
   close_handle((uv_handle_t *)&d->sig_term);

@@ -8,6 +8,9 @@
  *              libtcpu stream joined by a pipe; -L listeners; services
  *   peer.c     the peer control channel (tunnel port 1) and the listeners
  *              it asks for (-R)
+ *   tunpeer.c  the library's peers (tcpu_peer): keys, Endpoints and
+ *              persistent keepalives pushed to the endpoint; sealed-mode
+ *              addresses; watching handshakes
  *   control.c  the local control socket and `tcpu show`'s output
  *
  * The tunnel protocol: every forwarded TCP connection is one libtcpu
@@ -43,11 +46,12 @@ enum {
   TCPUD_EXIT_CONFIG = 3   /* bad configuration */
 };
 
-/* Tunnel connections: keepalive probes every 5 s after PersistentKeepalive
- * idle seconds, 9 unanswered end the connection; the control channel
- * probes after 10 s idle (or PersistentKeepalive when shorter), every 2 s,
- * 5 times, so a restarted peer is found within 20 s and -R listeners come
- * back. */
+/* Tunnel connections: TCP keepalive probes every 5 s after 25 s idle, 9
+ * unanswered end the connection; the control channel probes after 10 s
+ * idle, every 2 s, 5 times, so a restarted peer is found within 20 s and
+ * -R listeners come back.  (A peer's PersistentKeepalive is something
+ * else: the library's empty datagrams that keep NAT mappings open.) */
+#define TCPUD_KA_IDLE_MS 25000
 #define TCPUD_KA_INTERVAL_MS 5000
 #define TCPUD_KA_COUNT 9
 #define TCPUD_CTL_KA_IDLE_MS 10000
@@ -55,6 +59,11 @@ enum {
 #define TCPUD_CTL_KA_COUNT 5
 /* An outgoing tunnel connection gives up after this long without answer. */
 #define TCPUD_TUNNEL_CONNECT_TIMEOUT_MS 30000
+/* Sealed mode: how often handshakes are looked at, how long one may go
+ * unanswered before the log says so, and how often it says it again. */
+#define TCPUD_HS_WATCH_MS 1000
+#define TCPUD_HS_FAILING_NS (10 * 1000000000ull)
+#define TCPUD_HS_LOG_EVERY_NS (60 * 1000000000ull)
 /* Control channel reconnection: 1 s doubling up to 30 s. */
 #define TCPUD_CTL_RETRY_MIN_MS 1000
 #define TCPUD_CTL_RETRY_MAX_MS 30000
@@ -65,15 +74,28 @@ typedef struct tcpud tcpud;
 typedef struct tcpud_pipe tcpud_pipe;
 typedef struct tcpud_session tcpud_session;
 
-/* A peer at run time: its resolved Endpoint and its control channels. */
+/* A peer at run time: its resolved Endpoint, the library's peer object
+ * and its control channels. */
 typedef struct tcpud_peer {
   struct tcpud_peer *next;
   tcpud *d;
   char name[TCPUD_NAME_MAX + 1];
   unsigned has_addr : 1;
+  unsigned addr_changed : 1; /* resolved elsewhere than before (reload) */
   unsigned gone : 1;  /* removed by a reload; freed once unused */
   tcpu_addr addr;     /* Endpoint, resolved, as the tunnel socket reaches it */
   tcpud_session *out; /* our control channel to it, if we have -R forwards */
+  /* tunpeer.c: the library's peer (sealed mode: always; plain mode: when
+   * it has an Endpoint), with what it was made from, to see changes. */
+  tcpu_peer *tp;
+  uint8_t key[TCPUD_KEY_LEN];    /* sealed: its public key */
+  uint8_t psk_id[TCPUD_KEY_LEN]; /* sealed: BLAKE2b of its PSK, or zero */
+  unsigned keepalive_s;
+  /* tunpeer.c: handshake watch (sealed) */
+  uint64_t hs_seen;       /* handshakes counted so far */
+  uint64_t roams_seen;    /* roams counted so far */
+  uint64_t hs_wait_since; /* ns: no session since, 0 when it has one */
+  uint64_t hs_logged;     /* ns: last "failing" line, 0 none */
 } tcpud_peer;
 
 /* A [Service] (or the service of a -R forward): a tunnel listener. */
@@ -171,6 +193,12 @@ struct tcpud {
 
   tcpu_uv_endpoint tun;
   unsigned tun_open : 1;
+  tcpud_mode mode;      /* what the endpoint was opened with */
+  uint8_t public_key[TCPUD_KEY_LEN]; /* sealed: ours */
+  uv_timer_t hs_timer;  /* sealed: the handshake watch */
+  unsigned hs_timer_open : 1;
+  uint64_t hs_failed_seen, auth_failed_seen; /* endpoint counters logged */
+  uint64_t hs_summary_ns;                    /* last summary line */
   tcpu_addr local_addr;        /* bound UDP address */
   tcpu_uv_stream ctl_listener; /* tunnel port 1 */
   unsigned ctl_listening : 1;
@@ -217,22 +245,53 @@ void tcpud_stop(tcpud *d);
 /* Called when a pipe or channel went away: ends the drain once empty. */
 void tcpud_check_drained(tcpud *d);
 
-/* The peer an address belongs to: the one whose Endpoint it is, else the
- * first whose AllowedIPs hold it.  NULL when none. */
+/* The peer a connection's address belongs to.  Sealed mode: the peer of
+ * that TCPU_AF_PEER address (its key).  Plain mode: the one whose
+ * Endpoint it is, else the first whose AllowedIPs hold it.  NULL when
+ * none. */
 tcpud_peer *tcpud_peer_match(tcpud *d, const tcpu_addr *addr);
 tcpud_peer *tcpud_peer_find(tcpud *d, const char *name);
 /* cfg entry of a run-time peer, NULL when it was removed by a reload. */
 const tcpud_peer_conf *tcpud_peer_conf_of(tcpud *d, const char *name);
-/* PersistentKeepalive of a peer in seconds (default when unknown). */
-unsigned tcpud_peer_keepalive(tcpud *d, const char *name);
 /* Monotonic time in ns (uv_hrtime). */
 uint64_t tcpud_now(void);
-/* sockaddr <-> tcpu_addr for the tunnel: an IPv4 address through a
- * dual-stack socket is IPv4-mapped. */
-void tcpud_tunnel_sockaddr(tcpud *d, const tcpu_addr *a,
-                           struct sockaddr_storage *ss);
 /* uv or libtcpu error text. */
 const char *tcpud_strerror(int err);
+
+/* ---- tunpeer.c */
+
+/* Makes the library's peer of p match its configuration pc: adds it,
+ * replaces it when its key or PSK changed (its connections end), moves
+ * its Endpoint when the configured one changed, sets its persistent
+ * keepalive.  fatal: at start, where a failure stops tcpud.  0 or -1
+ * (logged; sealed mode only: a plain peer works without the library's
+ * peer, only without keepalives). */
+int tcpud_tunpeer_sync(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
+                       int fatal);
+/* Removes the library's peer of p (its connections end, its keys are
+ * wiped); only forgets it once the endpoint is closing. */
+void tcpud_tunpeer_remove(tcpud *d, tcpud_peer *p);
+/* The address the peer's connections use: sealed mode, its TCPU_AF_PEER
+ * address; plain mode, its Endpoint.  0, or -1 when there is none. */
+int tcpud_peer_conn_addr(const tcpud_peer *p, tcpu_addr *a);
+/* Opens a tunnel connection to addr (a UDP address or TCPU_AF_PEER);
+ * as tcpu_uv_connect. */
+int tcpud_tunnel_connect(tcpud *d, tcpu_uv_connect_req *req,
+                         tcpu_uv_stream *stream, const tcpu_addr *addr,
+                         uint16_t port, uint64_t timeout_ms,
+                         tcpu_uv_connect_cb cb);
+/* A connection's address for logs and `tcpu show`: "192.0.2.1:7000", or
+ * for a sealed peer "NAME@ENDPOINT" ("key:hSDwCYkw@..." when it is no
+ * [Peer] of ours, "@?" while its endpoint is unknown).  Returns buf. */
+char *tcpud_conn_addr_format(tcpud *d, const tcpu_addr *a, char *buf,
+                             size_t len);
+/* Sealed mode: starts and stops the handshake watch, which logs at debug
+ * level every handshake and roam, as a warning a peer whose handshakes
+ * have gone unanswered for TCPUD_HS_FAILING_NS (again at most every
+ * TCPUD_HS_LOG_EVERY_NS), and at most once a minute how many handshake
+ * and transport messages failed to authenticate. */
+void tcpud_hs_watch_start(tcpud *d);
+void tcpud_hs_watch_stop(tcpud *d);
 
 /* ---- forward.c */
 

@@ -289,15 +289,12 @@ static void tun_connected(tcpu_uv_connect_req *req, int status) {
 }
 
 /* Tunnel stream options: no Nagle (the kernel side already coalesces,
- * and interactive protocols must not wait for ACKs), keepalive from the
- * peer's PersistentKeepalive (also keeps NAT mappings alive). */
-static void tun_options(tcpud *d, tcpu_uv_stream *s, const char *peer) {
-  unsigned ka = tcpud_peer_keepalive(d, peer);
-
+ * and interactive protocols must not wait for ACKs), TCP keepalive so a
+ * vanished peer's connections end (TCPUD_KA_*). */
+static void tun_options(tcpud *d, tcpu_uv_stream *s) {
   tcpu_uv_stream_set_nodelay(s, 1);
-  if (ka > 0)
-    tcpu_uv_stream_set_keepalive(s, 1, (uint64_t)ka * 1000,
-                                 TCPUD_KA_INTERVAL_MS, TCPUD_KA_COUNT);
+  tcpu_uv_stream_set_keepalive(s, 1, TCPUD_KA_IDLE_MS, TCPUD_KA_INTERVAL_MS,
+                               TCPUD_KA_COUNT);
   if (d->cfg.cc[0] != '\0')
     tcpu_uv_stream_set_cc(s, d->cfg.cc);
 }
@@ -603,7 +600,6 @@ static tcpud_pipe *pipe_from_local(tcpud *d, uv_stream_t *server,
                                    const char *what) {
   tcpud_pipe *p;
   end *l, *t;
-  struct sockaddr_storage ss;
   int rv;
 
   if (at_limit(d, what) || (p = pipe_new(d, kind)) == NULL) {
@@ -631,10 +627,9 @@ static tcpud_pipe *pipe_from_local(tcpud *d, uv_stream_t *server,
     return NULL;
   }
   tun_attach(t);
-  tun_options(d, &t->h.tun, peer);
-  tcpud_tunnel_sockaddr(d, peer_addr, &ss);
-  rv = tcpu_uv_connect(&t->creq.tun, &t->h.tun, (struct sockaddr *)&ss, service,
-                       TCPUD_TUNNEL_CONNECT_TIMEOUT_MS, tun_connected);
+  tun_options(d, &t->h.tun);
+  rv = tcpud_tunnel_connect(d, &t->creq.tun, &t->h.tun, peer_addr, service,
+                            TCPUD_TUNNEL_CONNECT_TIMEOUT_MS, tun_connected);
   if (rv != 0) {
     tcpud_log(LOG_WARNING, "%s: cannot open a tunnel connection: %s", p->what,
               tcpud_strerror(rv));
@@ -648,6 +643,7 @@ static void on_forward_conn(uv_stream_t *server, int status) {
   tcpud_forward *fwd = server->data;
   tcpud *d = fwd->d;
   tcpud_peer *peer;
+  tcpu_addr addr;
   char what[TCPUD_HOST_MAX + 96];
 
   snprintf(what, sizeof(what), "-L %s:%u (peer %s, service %u)",
@@ -658,14 +654,14 @@ static void on_forward_conn(uv_stream_t *server, int status) {
     return;
   }
   peer = tcpud_peer_find(d, fwd->peer);
-  if (peer == NULL || !peer->has_addr) {
+  if (peer == NULL || tcpud_peer_conn_addr(peer, &addr) != 0) {
     tcpud_log(LOG_WARNING, "%s: peer %s has no address; refusing", what,
               fwd->peer);
     fwd->refused++;
     refuse_tcp(d, server);
     return;
   }
-  if (pipe_from_local(d, server, TCPUD_PIPE_FORWARD, peer->name, &peer->addr,
+  if (pipe_from_local(d, server, TCPUD_PIPE_FORWARD, peer->name, &addr,
                       fwd->service, what) != NULL)
     fwd->accepted++;
   else
@@ -731,13 +727,22 @@ static void on_service_conn(tcpu_uv_stream *server, int status) {
     pipe_fail(p, rv, t, "accept");
     return;
   }
+  memset(&ci, 0, sizeof(ci));
   rv = tcpu_uv_stream_get_info(&t->h.tun, &ci);
   peer = rv == 0 ? tcpud_peer_match(d, &ci.peer) : NULL;
-  tcpud_addr_format(&ci.peer, 1, from, sizeof(from));
+  if (rv != 0)
+    snprintf(from, sizeof(from), "?");
+  else if (ci.peer.family == TCPU_AF_PEER)
+    tcpud_conn_addr_format(d, &ci.peer, from, sizeof(from));
+  else
+    tcpud_addr_format(&ci.peer, 1, from, sizeof(from));
   snprintf(p->peer, sizeof(p->peer), "%s", peer ? peer->name : "");
-  snprintf(p->what, sizeof(p->what), "%s from %s%s%s%s", what,
-           peer ? "peer " : "", peer ? peer->name : "", peer ? " at " : "",
-           from);
+  if (ci.peer.family == TCPU_AF_PEER) /* "NAME@ENDPOINT" already */
+    snprintf(p->what, sizeof(p->what), "%s from peer %s", what, from);
+  else
+    snprintf(p->what, sizeof(p->what), "%s from %s%s%s%s", what,
+             peer ? "peer " : "", peer ? peer->name : "", peer ? " at " : "",
+             from);
   if (rv != 0 || !tcpud_service_admits(conf, peer ? peer->name : NULL)) {
     d->peer_denied++;
     svc->refused++;
@@ -747,7 +752,7 @@ static void on_service_conn(tcpu_uv_stream *server, int status) {
     return;
   }
   svc->accepted++;
-  tun_options(d, &t->h.tun, p->peer);
+  tun_options(d, &t->h.tun);
 
   uv_tcp_init(d->loop, &l->h.tcp);
   l->open = 1;

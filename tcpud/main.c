@@ -5,6 +5,8 @@
  *   tcpud --check-config FILE
  *   tcpud --listen 7000 --service 80=127.0.0.1:8080       (one-line flags)
  *   tcpud --peer HOST:7000 -L 8080:80
+ *   tcpud --mode sealed --private-key FILE --peer HOST:7000 --public-key KEY
+ *         -L 8080:80
  *
  * Exit codes: 0 after an orderly stop (SIGTERM/SIGINT drained), 1 on a
  * run-time failure, 2 for a bad command line, 3 for a bad configuration.
@@ -43,7 +45,14 @@ static const char usage_text[] =
     "Tunnel flags, instead of a file:\n"
     "  --listen [ADDR:]PORT   UDP address of the tunnel (default: any\n"
     "                         address, an ephemeral port)\n"
-    "  --peer [NAME=]HOST:PORT  a peer (the first one is named \"peer\")\n"
+    "  --peer [NAME=]HOST:PORT  a peer (the first one is named \"peer\");\n"
+    "                         sealed mode: --peer NAME, a peer without an\n"
+    "                         address (it connects in)\n"
+    "  --public-key KEY       sealed mode: the last --peer's public key\n"
+    "  --preshared-key FILE   sealed mode: the last --peer's pre-shared key\n"
+    "  --persistent-keepalive SECS\n"
+    "                         keep NAT mappings towards the last --peer\n"
+    "                         open (25 is a good value behind a NAT)\n"
     "  -L [BIND:]PORT:SERVICE[@PEER]\n"
     "                         listen on BIND:PORT (BIND 127.0.0.1) and\n"
     "                         forward to the peer's service SERVICE\n"
@@ -60,7 +69,11 @@ static const char usage_text[] =
     "  --mtu BYTES            path MTU (1500)\n"
     "  --max-connections N    forwarded connections at once (1024)\n"
     "  --drain-timeout SECS   how long SIGTERM waits at most (10)\n"
-    "  --mode plain           the only mode of this version\n"
+    "  --mode plain|sealed    sealed: authenticated encryption (Noise IK),\n"
+    "                         peers known by their keys\n"
+    "  --private-key FILE     sealed mode: this host's key, from a file\n"
+    "                         (tcpu genkey > FILE)\n"
+    "  --cipher NAME          sealed mode: chachapoly (default) or aesgcm\n"
     "\n"
     "Options:\n"
     "  --log-level LEVEL      error, warning, notice, info (default), debug\n"
@@ -104,6 +117,11 @@ static int takes_value(const char *o) {
                                   "--max-connections",
                                   "--drain-timeout",
                                   "--mode",
+                                  "--private-key",
+                                  "--cipher",
+                                  "--public-key",
+                                  "--preshared-key",
+                                  "--persistent-keepalive",
                                   "--log-level",
                                   "--socket",
                                   "--pcap",
@@ -130,6 +148,11 @@ static const char *canonical_flag(const char *name) {
                                       "--max-connections",
                                       "--drain-timeout",
                                       "--mode",
+                                      "--private-key",
+                                      "--cipher",
+                                      "--public-key",
+                                      "--preshared-key",
+                                      "--persistent-keepalive",
                                       NULL};
   for (int i = 0; flags[i]; i++)
     if (strcmp(flags[i], name) == 0)
@@ -293,6 +316,11 @@ int main(int argc, char **argv) {
   options o;
   int rv;
 
+  /* First: --check-config reads keys too. */
+  if (sodium_init() < 0) {
+    fprintf(stderr, "tcpud: libsodium failed to initialise\n");
+    return TCPUD_EXIT_FAILURE;
+  }
   memset(&o, 0, sizeof(o));
   o.log_level = -1;
   o.use_syslog = -1;
@@ -306,11 +334,6 @@ int main(int argc, char **argv) {
   }
 
   tcpud_log_init("tcpud", 0, TCPUD_LOG_DEFAULT);
-  if (sodium_init() < 0) {
-    fprintf(stderr, "tcpud: libsodium failed to initialise\n");
-    free(o.argv);
-    return TCPUD_EXIT_FAILURE;
-  }
   d.loop = uv_default_loop();
   d.config_path = o.config;
   d.load = load;
@@ -322,9 +345,9 @@ int main(int argc, char **argv) {
     free(o.argv);
     return TCPUD_EXIT_CONFIG;
   }
-  for (size_t i = 0; i < d.cfg.n_warnings; i++)
-    fprintf(stderr, "tcpud: warning: %s\n", d.cfg.warnings[i]);
   tcpud_log_init("tcpud", d.cfg.log_syslog, d.cfg.log_level);
+  for (size_t i = 0; i < d.cfg.n_warnings; i++)
+    tcpud_log(LOG_WARNING, "%s", d.cfg.warnings[i]);
   signal(SIGPIPE, SIG_IGN);
   raise_nofile();
 

@@ -5,15 +5,17 @@
  * behind a NAT) keeps one control channel open to it: it connects, sends
  * HELLO and one LISTEN per forward, and reconnects with a backoff (1 s
  * doubling to 30 s) whenever the channel drops, asking again.  TCP
- * keepalive on the channel keeps the NAT mapping alive and finds a
- * restarted peer within TCPUD_CTL_KA_* seconds.
+ * keepalive on the channel finds a restarted peer within TCPUD_CTL_KA_*
+ * seconds (and keeps a NAT mapping alive; PersistentKeepalive does that
+ * for the whole tunnel).
  *
  * The other side (the listener) accepts channels from known peers only
  * (tcpud_peer_match), checks each LISTEN against the peer's AllowReverse,
  * opens a kernel TCP listener (a grant) and answers with RESULT.  Every
  * connection it accepts there becomes a pipe whose tunnel connection goes
- * back to the requester's UDP address as the channel sees it (through
- * its NAT mapping), to the tunnel port the LISTEN named.  When the
+ * back to the requester's address as the channel sees it (plain mode: its
+ * UDP address, through its NAT mapping; sealed mode: its key, wherever
+ * the peer is now), to the tunnel port the LISTEN named.  When the
  * channel closes its grants close.  A LISTEN for an address that an older
  * channel of the same peer from the same IP still holds takes it over: a
  * requester that restarted gets its ports back at once instead of after
@@ -446,31 +448,26 @@ static void on_out_connected(tcpu_uv_connect_req *req, int status) {
     send_listen(s, r);
 }
 
-/* Keepalive after 10 s idle, or sooner when the peer's
- * PersistentKeepalive says so (a NAT that forgets faster). */
+/* Keepalive after 10 s idle: a restarted peer is found soon. */
 static void ctl_options(tcpud_session *s) {
-  uint64_t idle = (uint64_t)tcpud_peer_keepalive(s->d, s->peer) * 1000;
-
-  if (idle == 0 || idle > TCPUD_CTL_KA_IDLE_MS)
-    idle = TCPUD_CTL_KA_IDLE_MS;
   tcpu_uv_stream_set_nodelay(&s->stream, 1);
-  tcpu_uv_stream_set_keepalive(&s->stream, 1, idle, TCPUD_CTL_KA_INTERVAL_MS,
-                               TCPUD_CTL_KA_COUNT);
+  tcpu_uv_stream_set_keepalive(&s->stream, 1, TCPUD_CTL_KA_IDLE_MS,
+                               TCPUD_CTL_KA_INTERVAL_MS, TCPUD_CTL_KA_COUNT);
 }
 
 static void session_connect(tcpud_session *s) {
   tcpud *d = s->d;
   tcpud_peer *p = tcpud_peer_find(d, s->peer);
-  struct sockaddr_storage ss;
+  tcpu_addr addr;
   int rv;
 
   if (s->dead || s->stream_open || d->draining || d->closing)
     return;
-  if (p == NULL || !p->has_addr) {
+  if (p == NULL || tcpud_peer_conn_addr(p, &addr) != 0) {
     uv_timer_start(&s->retry, on_retry, TCPUD_CTL_RETRY_MAX_MS, 0);
     return;
   }
-  s->addr = p->addr;
+  s->addr = addr;
   rv = tcpu_uv_stream_init(&d->tun, &s->stream);
   if (rv != 0) {
     tcpud_log(LOG_ERR, "control channel to peer %s: %s", s->peer,
@@ -484,10 +481,9 @@ static void session_connect(tcpud_session *s) {
   s->stream_closing = 0;
   s->in_len = 0;
   ctl_options(s);
-  tcpud_tunnel_sockaddr(d, &s->addr, &ss);
-  rv = tcpu_uv_connect(&s->connect_req, &s->stream, (struct sockaddr *)&ss,
-                       TCPUD_CONTROL_PORT, CTL_CONNECT_TIMEOUT_MS,
-                       on_out_connected);
+  rv = tcpud_tunnel_connect(d, &s->connect_req, &s->stream, &s->addr,
+                            TCPUD_CONTROL_PORT, CTL_CONNECT_TIMEOUT_MS,
+                            on_out_connected);
   if (rv != 0)
     session_lost(s, rv, "connect", 0);
 }
@@ -524,6 +520,7 @@ static tcpud_session *session_new_outgoing(tcpud *d, const char *peer) {
 void tcpud_peer_sync_reverse(tcpud *d, tcpud_peer *p) {
   tcpud_session *s = p->out;
   size_t wanted = 0;
+  tcpu_addr addr;
 
   for (size_t i = 0; i < d->cfg.n_forwards; i++)
     wanted += d->cfg.forwards[i].reverse &&
@@ -584,10 +581,14 @@ void tcpud_peer_sync_reverse(tcpud *d, tcpud_peer *p) {
     *pp = r->next;
     free(r);
   }
-  /* A new Endpoint: reconnect there. */
-  if (s->stream_open && !s->stream_closing && p->has_addr &&
-      !tcpud_addr_same(&s->addr, &p->addr))
-    session_lost(s, 0, "the peer's Endpoint changed", 0);
+  /* A new Endpoint (plain mode) or a new key (sealed): reconnect there.
+   * A sealed peer's new Endpoint needs nothing: its address is its key. */
+  if (s->stream_open && !s->stream_closing &&
+      tcpud_peer_conn_addr(p, &addr) == 0 && !tcpud_addr_same(&s->addr, &addr))
+    session_lost(s, 0,
+                 d->mode == TCPUD_MODE_SEALED ? "the peer's key changed"
+                                              : "the peer's Endpoint changed",
+                 0);
   else if (!s->stream_open && !uv_is_active((uv_handle_t *)&s->retry))
     session_connect(s);
 }
@@ -655,7 +656,7 @@ static void on_ctl_conn(tcpu_uv_stream *server, int status) {
   }
   s->addr = ci.peer;
   s->started_ns = tcpud_now();
-  tcpud_addr_format(&ci.peer, 1, from, sizeof(from));
+  tcpud_conn_addr_format(d, &ci.peer, from, sizeof(from));
   p = d->draining ? NULL : tcpud_peer_match(d, &ci.peer);
   if (p == NULL) {
     d->peer_denied++;

@@ -6,7 +6,9 @@
  * and a configuration it accepts must be one the daemon can run: every
  * name it refers to exists, no two services share a tunnel port, no
  * service uses the control port, every forward has a peer with an
- * Endpoint, and nothing is sealed mode.  A rejected one must say why.
+ * Endpoint, and sealed mode has its private key and every peer's public
+ * key (key files are read, so a fuzzed path names a file that exists only
+ * by accident).  A rejected one must say why.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tcpud_config_free(&cfg);
     return 0;
   }
-  check(cfg.mode == TCPUD_MODE_PLAIN);
+  check(cfg.mode == TCPUD_MODE_PLAIN || cfg.has_private_key);
   for (size_t i = 0; i < cfg.n_peers; i++) {
     check(cfg.peers[i].name[0] != '\0');
+    check(cfg.mode == TCPUD_MODE_PLAIN || cfg.peers[i].has_public_key);
     check(tcpud_config_peer(&cfg, cfg.peers[i].name) == &cfg.peers[i]);
   }
   for (size_t i = 0; i < cfg.n_services; i++) {
