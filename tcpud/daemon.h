@@ -94,6 +94,8 @@ typedef struct tcpud_peer {
   /* tunpeer.c: handshake watch (sealed) */
   uint64_t hs_seen;       /* handshakes counted so far */
   uint64_t roams_seen;    /* roams counted so far */
+  uint64_t mismatch_seen; /* cipher mismatches counted so far */
+  uint64_t mismatch_logged; /* when the last one was logged, ns */
   uint64_t hs_wait_since; /* ns: no session since, 0 when it has one */
   uint64_t hs_logged;     /* ns: last "failing" line, 0 none */
 } tcpud_peer;

@@ -228,6 +228,20 @@ static void watch_peer(tcpud *d, tcpud_peer *p, uint64_t now) {
     p->roams_seen = pi.roams;
     tcpud_log(LOG_INFO, "peer %s: now at %s (it moved)", p->name, a);
   }
+  if (pi.cipher_mismatches != p->mismatch_seen &&
+      (p->mismatch_logged == 0 ||
+       now - p->mismatch_logged >= TCPUD_HS_LOG_EVERY_NS)) {
+    p->mismatch_seen = pi.cipher_mismatches;
+    p->mismatch_logged = now;
+    tcpud_log(LOG_WARNING,
+              "peer %s at %s: handshake refused: it uses Cipher = %s, this "
+              "side %s; both ends must set the same Cipher",
+              p->name, a,
+              tcpud_cipher_name(d->cfg.cipher == TCPUD_CIPHER_AESGCM
+                                    ? TCPUD_CIPHER_CHACHAPOLY
+                                    : TCPUD_CIPHER_AESGCM),
+              tcpud_cipher_name(d->cfg.cipher));
+  }
   if (pi.session) {
     if (p->hs_logged != 0) {
       fmt_secs(t, sizeof(t), now - p->hs_wait_since);

@@ -179,6 +179,24 @@ sed -n "$((lines_before + 1)),\$p" "$WORK/B.log" >"$WORK/b_new.log"
 grep -q "failed to authenticate since the last report" "$WORK/b_new.log" ||
   fail "no summary of failed handshakes in B's log: $(cat "$WORK/b_new.log")"
 
+if grep -qw aes /proc/cpuinfo; then
+  log "a listed key with the other Cipher: silence, and B says why"
+  tcpud_up M --mode sealed --private-key "$WORK/a.key" --cipher aesgcm \
+    --peer b=127.0.0.1:$((P + 1)) --public-key "$PUB_b" \
+    --preshared-key "$WORK/ab.psk" -L $((P + 10)):80
+  "$TESTPEER" client 127.0.0.1:$((P + 10)) --bytes 10 --expect reset \
+    --timeout 60 >/dev/null 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 100); do
+    grep -q "handshake refused: it uses Cipher = aesgcm, this side chachapoly" \
+      "$WORK/B.log" && break
+    sleep 0.1
+  done
+  grep_log B "peer a at 127.0.0.1:[0-9]*: handshake refused: it uses Cipher = aesgcm, this side chachapoly; both ends must set the same Cipher"
+else
+  log "no AES-NI: the cipher mismatch part is skipped"
+fi
+
 log "SIGHUP: B adds peer c with a wrong key, then its right key, while A's transfer runs"
 "$TESTPEER" client 127.0.0.1:$((P + 4)) --conns 2 --bytes 16000000 --mode hash \
   --pace 10 --timeout 90 >"$WORK/busy.out" 2>&1 &
