@@ -33,6 +33,8 @@ int tcpu_cmd_pubkey(int argc, char **argv);
 void tcpu_usage_pubkey(FILE *f);
 int tcpu_cmd_genpsk(int argc, char **argv);
 void tcpu_usage_genpsk(FILE *f);
+int tcpu_cmd_rendezvous(int argc, char **argv);
+void tcpu_usage_rendezvous(FILE *f);
 
 /* Shared option handling: for argv[*i] equal to `name` or starting with
  * `name=`, sets *val to the value (the next argument, or what follows

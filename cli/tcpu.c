@@ -32,6 +32,9 @@ static const tcpu_cmd cmds[] = {
      tcpu_usage_pubkey},
     {"genpsk", "a new pre-shared key for sealed mode", tcpu_cmd_genpsk,
      tcpu_usage_genpsk},
+    {"rendezvous", "a rendezvous server: peers behind NATs learn each "
+                   "other's address",
+     tcpu_cmd_rendezvous, tcpu_usage_rendezvous},
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -47,7 +50,7 @@ static void usage(FILE *f) {
              "       tcpu help [command]\n"
              "       tcpu --version\n\ncommands:\n");
   for (size_t i = 0; i < N_CMDS; i++)
-    fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+    fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
   fprintf(f, "\n`tcpu <command> --help` describes a command.\n");
 }
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "nat/rendezvous.h"
 #include "uv/internal.h"
 
 /* Room given to tcpu_endpoint_send beyond tcpu_endpoint_max_dgram: a TCP
@@ -147,8 +148,6 @@ static void drain(tcpu_uv_endpoint_impl *impl) {
     }
     if ((size_t)n > impl->core_max_dgram)
       impl->stats.send_oversize++;
-    if (impl->tap)
-      impl->tap(impl->uvep, 1, &to, buf, (size_t)n, impl->tap_arg);
     tcpu_io_commit(&impl->io, &to, (size_t)n);
   }
   tcpu_io_flush(&impl->io);
@@ -240,8 +239,11 @@ static void on_datagram(tcpu_io *io, const tcpu_addr *from,
     impl->in_recv = 1;
     tcpu_uv__ep_batch_begin(impl);
   }
-  if (impl->tap)
-    impl->tap(impl->uvep, 0, from, data, len, impl->tap_arg);
+  /* Rendezvous messages share the socket (nat/rendezvous.h). */
+  if (impl->rdv.used && tcpu_rdv_is_message(data, len)) {
+    tcpu_uv__rdv_input(impl, from, data, len);
+    return;
+  }
   note_error(impl, tcpu_endpoint_recv(impl->ep, from, data, len, now));
 }
 
@@ -401,6 +403,7 @@ void tcpu_uv_endpoint_close(tcpu_uv_endpoint *uvep,
   impl->close_cb = close_cb;
   tcpu_hrtimer_stop(&impl->timer);
   tcpu_uv__streams_close(impl);
+  tcpu_uv__rdv_close(impl);
   /* What is due now goes as far as the socket takes it without waiting;
    * tcpu_io_close drops the rest. */
   drain(impl);
@@ -411,8 +414,17 @@ void tcpu_uv_endpoint_close(tcpu_uv_endpoint *uvep,
   tcpu_hrtimer_close(&impl->timer, timer_closed);
 }
 
+static void segment_tap(void *arg, int outgoing, const tcpu_addr *peer,
+                        const uint8_t *seg, size_t len) {
+  tcpu_uv_endpoint_impl *impl = arg;
+  impl->tap(impl->uvep, outgoing, peer, seg, len, impl->tap_arg);
+}
+
 void tcpu_uv_endpoint_set_tap(tcpu_uv_endpoint *uvep, tcpu_uv_tap_cb cb,
                               void *arg) {
   uvep->impl->tap = cb;
   uvep->impl->tap_arg = arg;
+  /* The core shows segments, sealed mode's opened: what a capture wants. */
+  tcpu_endpoint_set_segment_tap(uvep->impl->ep, cb ? segment_tap : NULL,
+                                uvep->impl);
 }

@@ -12,6 +12,11 @@
  *               the core's callbacks, deferred delivery of the
  *               application's callbacks, connect deadlines.
  *   error.c     TCPU_ERR_* -> UV_E* (tcpu_uv_translate_error).
+ *   rendezvous.c the rendezvous client (tcpu_uv_rendezvous_*): its
+ *               messages go out on the engine and come in diverted from
+ *               endpoint.c's input before the core (tcpu_uv__rdv_input);
+ *               one timer per endpoint, closed with it (tcpu_uv__rdv_close).
+ *   rendezvous_connect.c  meeting a peer and the one-call connect on top.
  *
  * Internal names are tcpu_uv__* (libuv's uv__ convention), so that they
  * cannot be taken for the public tcpu_uv_* ones; -fvisibility=hidden keeps
@@ -55,6 +60,17 @@
 #include "uv/hrtimer.h"
 #include "uv/io.h"
 
+/* rendezvous.c's per-endpoint state: its clients (registrations and
+ * lookups) and the timer that resends their requests. */
+enum { TCPU_UV__RDV_REGISTER = 1, TCPU_UV__RDV_LOOKUP = 2 }; /* client kind */
+
+typedef struct tcpu_uv_rdvs {
+  tcpu_uv_rdv_client *clients;
+  uv_timer_t timer;  /* counted in open_handles once opened */
+  unsigned serial;   /* marks the clients a pass has visited */
+  unsigned used : 1; /* the timer is open: rendezvous input is diverted */
+} tcpu_uv_rdvs;
+
 /* stream.c's per-endpoint state. */
 typedef struct tcpu_uv_streams {
   tcpu_uv_stream *all;                       /* every stream not yet closed */
@@ -88,6 +104,9 @@ struct tcpu_uv_endpoint_impl {
 
   /* ---- stream.c */
   tcpu_uv_streams streams;
+
+  /* ---- rendezvous.c */
+  tcpu_uv_rdvs rdv;
 };
 
 /* ---- endpoint.c, for stream.c */
@@ -123,5 +142,15 @@ void tcpu_uv__streams_defer(tcpu_uv_endpoint_impl *impl);
 /* The endpoint closes: detach every stream, cancel its requests, close
  * stream.c's timer. */
 void tcpu_uv__streams_close(tcpu_uv_endpoint_impl *impl);
+
+/* ---- rendezvous.c, for endpoint.c */
+
+/* A datagram tcpu_rdv_is_message recognised, from `from`: for the
+ * rendezvous clients, never for the core. */
+void tcpu_uv__rdv_input(tcpu_uv_endpoint_impl *impl, const tcpu_addr *from,
+                        const uint8_t *data, size_t len);
+/* The endpoint closes: close the timer; the pending lookups complete with
+ * UV_ECANCELED from its close callback. */
+void tcpu_uv__rdv_close(tcpu_uv_endpoint_impl *impl);
 
 #endif /* TCPU_UV_INTERNAL_H */

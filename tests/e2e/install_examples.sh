@@ -8,17 +8,21 @@
 #      and echo_client once more through pkg-config (shared) and once with
 #      `pkg-config --static` against libtcpu.a;
 #   3. run echo_server with the three echo_clients, stop it with SIGTERM
-#      (it must exit 0), and copy a 3 MB file with file_send.
+#      (it must exit 0), and copy a 3 MB file with file_send;
+#   4. run the installed `tcpu rendezvous` and two nat-connect that meet
+#      through it and swap files both ways, in plain and in sealed mode.
 #
 # usage: install_examples.sh BUILD_DIR SOURCE_DIR WORK_DIR C_COMPILER [C_FLAGS]
 set -euo pipefail
 
 build=$1 src=$2 work=$3 cc=$4 flags=${5:-}
 prefix=$work/prefix
-srv_pid= rcv_pid=
+srv_pid= rcv_pid= rdv_pid= nat_pid=
 cleanup() {
-  # Only the servers this script started, if they are still running.
-  for pid in $srv_pid $rcv_pid; do kill "$pid" 2>/dev/null || true; done
+  # Only the processes this script started, if they are still running.
+  for pid in $srv_pid $rcv_pid $rdv_pid $nat_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 step() { printf 'install_examples: %s\n' "$*"; }
@@ -86,4 +90,44 @@ timeout 60 "$work/build/file_send" send "$work/in.bin" "$port"
 wait "$rcv_pid" || { echo "file_send recv exited with $?" >&2; exit 1; }
 rcv_pid=
 cmp "$work/in.bin" "$work/out.bin"
+
+step "nat-connect through tcpu rendezvous"
+tcpu=$prefix/bin/tcpu
+"$tcpu" rendezvous --listen 127.0.0.1:0 --json-stats >"$work/rdv.json" \
+  2>"$work/rdv.log" &
+rdv_pid=$!
+for _ in $(seq 200); do # up to 20 s for the port it picked
+  grep -q 'listening on' "$work/rdv.log" && break
+  sleep 0.1
+done
+rport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/rdv.log")
+[[ -n $rport ]] || { cat "$work/rdv.log" >&2; exit 1; }
+head -c 300000 /dev/urandom >"$work/alice.bin"
+head -c 200000 /dev/urandom >"$work/bob.bin"
+nat=$work/build/nat-connect
+meet() { # MODE: plain or sealed; each side sends its file, gets the other's
+  local a_args=(alice bob) b_args=(bob alice) a_key=() b_key=()
+  if [[ $1 == sealed ]]; then
+    "$tcpu" genkey >"$work/alice.key"
+    "$tcpu" genkey >"$work/bob.key"
+    a_key=(-k "$work/alice.key") b_key=(-k "$work/bob.key")
+    a_args=(- "$("$tcpu" pubkey <"$work/bob.key")")
+    b_args=(- "$("$tcpu" pubkey <"$work/alice.key")")
+  fi
+  timeout 60 "$nat" "${a_key[@]}" "127.0.0.1:$rport" "${a_args[@]}" 4000 \
+    <"$work/alice.bin" >"$work/from-bob.$1" 2>"$work/alice.$1.log" &
+  nat_pid=$!
+  timeout 60 "$nat" "${b_key[@]}" "127.0.0.1:$rport" "${b_args[@]}" 4000 \
+    <"$work/bob.bin" >"$work/from-alice.$1" 2>"$work/bob.$1.log"
+  wait "$nat_pid" || { cat "$work/alice.$1.log" >&2; exit 1; }
+  nat_pid=
+  cmp "$work/alice.bin" "$work/from-alice.$1"
+  cmp "$work/bob.bin" "$work/from-bob.$1"
+}
+meet plain
+meet sealed
+kill -TERM "$rdv_pid"
+wait "$rdv_pid" || { echo "tcpu rendezvous exited with $?" >&2; exit 1; }
+rdv_pid=
+grep -q '"found":[1-9]' "$work/rdv.json" || { cat "$work/rdv.log" >&2; exit 1; }
 step ok
