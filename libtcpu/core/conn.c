@@ -288,8 +288,11 @@ static void text_and_fin(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
         c->ep->st.drop_reassembly++;
       deliver(c, (uint32_t)tcpu_rob_pop(&c->rob, c->rcv_nxt, &c->rcvq));
       /* RFC 5681 §4.2: out-of-order data, and data that fills a hole,
-       * are acknowledged at once, with SACK blocks (RFC 2018 §4). */
+       * are acknowledged at once, with SACK blocks (RFC 2018 §4) — in a
+       * pure ACK: on a full-sized data segment the blocks may not fit,
+       * and an ACK carrying data is no duplicate ACK to the sender. */
       ack_now(c);
+      c->ack_pure = 1;
     }
   }
   if (s->flags & TH_FIN) {
@@ -343,8 +346,11 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
   }
   if (s->flags & TH_RST) {
     /* RFC 5961 §3.2: in SYN-SENT an RST is valid only if it acknowledges
-     * our SYN. */
-    if (ack_ok)
+     * our SYN.  While the peer is being punched (tcpu_peer_punch) the RST
+     * most likely means our SYN overtook the other side's own connect:
+     * the SYN's retransmission will meet it in a simultaneous open, so
+     * the connection is not refused yet. */
+    if (ack_ok && !tcpu_peer_punching(c->ep, &c->peer, now))
       tcpu_conn_terminate(c, TCPU_ERR_REFUSED, now);
     return;
   }
@@ -366,7 +372,7 @@ static void syn_sent_input(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
     c->last_rcv = now;
     become_established(c, s, now);
     tcpu_conn_on_established(c, now);
-    tcpu_timer_on_ack(c, now);
+    tcpu_timer_on_ack(c, 1, now);
     tcpu_conn_add_event(c, TCPU_EV_CONNECTED | TCPU_EV_WRITABLE);
     ack_now(c);
     /* Data or FIN riding on the SYN-ACK (RFC 9293 §3.10.7.3 "sixth"). */

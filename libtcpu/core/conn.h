@@ -99,6 +99,7 @@ struct tcpu_conn {
   unsigned fin_rcvd : 1;     /* the peer's FIN is consumed */
   unsigned syn_sent_flag : 1;/* the current SYN(-ACK) went out */
   unsigned ack_now : 1;      /* send an ACK at the next chance */
+  unsigned ack_pure : 1;     /* ...and before any data (out of order) */
   unsigned ts_ok : 1, sack_ok : 1, ws_ok : 1, nodelay : 1;
   unsigned want_writable : 1;
   unsigned rtt_timing : 1;   /* Karn: a segment is being timed */
@@ -226,7 +227,7 @@ void tcpu_timer_handle(tcpu_conn *c, tcpu_tstamp now);
 /* A segment went out; new_data: first transmission of data (not a
  * retransmission, not a SYN). */
 void tcpu_timer_on_send(tcpu_conn *c, int new_data, tcpu_tstamp now);
-void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now);
+void tcpu_timer_on_ack(tcpu_conn *c, int delivered, tcpu_tstamp now);
 void tcpu_timer_on_ack_sent(tcpu_conn *c);
 void tcpu_timer_on_data_received(tcpu_conn *c, tcpu_tstamp now);
 void tcpu_timer_on_window(tcpu_conn *c, tcpu_tstamp now);

@@ -374,6 +374,11 @@ tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
       return send_syn(c, buf, buflen, now);
     break;
   }
+  if (c->ack_pure) {
+    c->ack_pure = 0;
+    if (c->ack_now)
+      return send_ack(c, c->snd_max, buf, buflen, now);
+  }
   if (may_send_data(c->state)) {
     tcpu_ssize n = send_data(c, buf, buflen, now);
     if (n != 0)

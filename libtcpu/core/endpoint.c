@@ -431,7 +431,8 @@ void tcpu_endpoint_input(tcpu_endpoint *ep, const tcpu_addr *from,
     tcpu_listen_input(c, from, &s, now);
   } else {
     ep->st.drop_no_conn++;
-    tcpu_endpoint_reply_rst(ep, from, &s);
+    if (!tcpu_peer_punching(ep, from, now))
+      tcpu_endpoint_reply_rst(ep, from, &s);
   }
 }
 

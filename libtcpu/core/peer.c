@@ -200,6 +200,13 @@ void tcpu_peer_fail_conns(tcpu_peer *p, int err, int unsent_only,
 
 /* ------------------------------------------- keepalives and hole punching */
 
+int tcpu_peer_punching(const tcpu_endpoint *ep, const tcpu_addr *from,
+                       tcpu_tstamp now) {
+  const tcpu_peer *p = tcpu_peers_by_conn_addr(ep, from);
+  return p != NULL && p->punch_start != TCPU_TSTAMP_NONE &&
+         now - p->punch_start < TCPU_PUNCH_QUIET_NS;
+}
+
 static void punch_once(tcpu_peer *p, tcpu_tstamp now) {
   if (p->sealed) {
     tcpu_sealed_initiate(p, 1, now);
@@ -310,7 +317,7 @@ int tcpu_peer_add(tcpu_endpoint *ep, const uint8_t *public_key,
     return TCPU_ERR_NOMEM;
   p->ep = ep;
   p->sealed = (unsigned)sealed;
-  p->t_punch = p->t_keepalive = TCPU_TSTAMP_NONE;
+  p->t_punch = p->t_keepalive = p->punch_start = TCPU_TSTAMP_NONE;
   p->last_handshake = p->last_received = TCPU_TSTAMP_NONE;
   if (endpoint != NULL)
     p->endpoint = *endpoint;

@@ -29,6 +29,12 @@
  * milliseconds of each other meet at once; spread out after, to outlast a
  * rendezvous that told one side late. */
 #define TCPU_PUNCH_STEPS 5
+/* While punching, a segment from the peer that reaches no connection is
+ * dropped, not reset: the peer's SYN may arrive before this side's own
+ * connect (the rendezvous told the two sides at slightly different
+ * times), and a RST would refuse what the SYN's retransmission turns
+ * into a simultaneous open. */
+#define TCPU_PUNCH_QUIET_NS (3 * TCPU_NS_PER_S)
 /* A plain-mode keepalive: one zero byte, which no TCP segment can be and
  * tcpu_endpoint_send can return (it reports "nothing" as 0 bytes). */
 #define TCPU_PLAIN_KEEPALIVE_LEN 1
@@ -107,6 +113,9 @@ void tcpu_peers_queue_msg(tcpu_endpoint *ep, const tcpu_addr *to,
                           const uint8_t *data, size_t len);
 /* The UDP endpoint moved to from (roaming), or was learnt. */
 void tcpu_peer_learn_endpoint(tcpu_peer *p, const tcpu_addr *from);
+/* 1 when from is a peer punched within TCPU_PUNCH_QUIET_NS. */
+int tcpu_peer_punching(const tcpu_endpoint *ep, const tcpu_addr *from,
+                       tcpu_tstamp now);
 /* Runs the plain keepalive and punch deadlines that are due. */
 void tcpu_peer_plain_expiry(tcpu_peer *p, tcpu_tstamp now);
 /* Moves every connection of the peer to the output queue (keys arrived). */

@@ -270,8 +270,11 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
     c->rtx_count = 0; /* progress: the retry limit counts afresh */
     c->dupacks = 0;
   }
+  int sacked = 0;
   if (c->sack_ok && s->opt.nsack > 0) {
+    uint64_t before = ctx.delivered;
     tcpu_sack_input(c, s, &ctx, now);
+    sacked = ctx.delivered > before;
   } else if (!advanced && is_dupack(c, s)) {
     c->dupacks++;
     if (!c->sack_ok) /* RFC 6937 §3: a duplicate ACK delivered a segment */
@@ -325,7 +328,7 @@ void tcpu_recovery_on_ack(tcpu_conn *c, const tcpu_seg *s, tcpu_tstamp now) {
       c->cwnd = need;
   }
 
-  tcpu_timer_on_ack(c, now);
+  tcpu_timer_on_ack(c, advanced || sacked, now);
   tcpu_conn_want_output(c);
 }
 

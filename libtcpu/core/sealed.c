@@ -84,6 +84,7 @@ static int under_load(tcpu_endpoint *ep, tcpu_tstamp now) {
 
 typedef struct lookup_ctx {
   tcpu_endpoint *ep;
+  const tcpu_addr *from;
   tcpu_tstamp now;
   int refused_tie;
 } lookup_ctx;
@@ -92,7 +93,10 @@ typedef struct lookup_ctx {
  * makes them): each initiation would replace the other side's handshake
  * and neither response would match, costing REKEY_TIMEOUT.  The side with
  * the larger public key keeps its own initiation and ignores the peer's;
- * the other answers it.  One round trip, whatever the timing. */
+ * the other answers it.  One round trip, whatever the timing.  Only when
+ * the peer's initiation comes from where ours went: from elsewhere, the
+ * peer has moved and ours is lost on the way to its old address — then
+ * it must be answered, or a roaming peer could never get back in. */
 static tcpu_noise_peer *lookup(void *ctx, const uint8_t rs[TCPU_KEY_LEN]) {
   lookup_ctx *lc = ctx;
   tcpu_peer *p = tcpu_peer_find(lc->ep, rs);
@@ -102,6 +106,7 @@ static tcpu_noise_peer *lookup(void *ctx, const uint8_t rs[TCPU_KEY_LEN]) {
   if (np->hs_state == TCPU_NOISE_HS_CREATED_INITIATION &&
       np->last_sent_handshake != TCPU_TSTAMP_NONE &&
       lc->now - np->last_sent_handshake < TCPU_NOISE_REKEY_TIMEOUT_NS &&
+      tcpu_addr_equal(lc->from, &p->endpoint) &&
       memcmp(lc->ep->peers.sealed->id.pub, rs, TCPU_KEY_LEN) > 0) {
     lc->refused_tie = 1;
     return NULL;
@@ -240,7 +245,7 @@ static void handshake_in(tcpu_endpoint *ep, const tcpu_addr *from,
     tcpu_peers_touched(ep, p);
     return;
   }
-  lookup_ctx lc = {ep, now, 0};
+  lookup_ctx lc = {ep, from, now, 0};
   tcpu_noise_peer *np;
   if (tcpu_noise_consume_initiation(&sd->id, msg, len, lookup, &lc, &np,
                                     now) != 0) {
@@ -367,7 +372,7 @@ void tcpu_sealed_initiate(tcpu_peer *p, int resend, tcpu_tstamp now) {
 }
 
 static void send_keepalive(tcpu_peer *p, tcpu_tstamp now) {
-  uint8_t msg[TCPU_NOISE_DATA_OVERHEAD];
+  uint8_t msg[TCPU_NOISE_DATA_OVERHEAD] = {0};
   if (p->endpoint.family == 0)
     return;
   tcpu_ssize n = tcpu_noise_peer_seal(&p->noise, msg + TCPU_NOISE_DATA_HEADER_LEN,

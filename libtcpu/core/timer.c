@@ -92,16 +92,22 @@ void tcpu_timer_on_probe_sent(tcpu_conn *c, tcpu_tstamp now) {
 }
 
 /* RFC 6298 (5.2) all acknowledged: stop; (5.3) new data acknowledged:
- * restart. */
-void tcpu_timer_on_ack(tcpu_conn *c, tcpu_tstamp now) {
+ * restart — only then.  An ACK that delivers nothing (it may ride on the
+ * peer's data, acknowledging nothing new) leaves the deadline alone, or a
+ * peer that keeps sending would keep a lost segment's RTO from ever
+ * firing.  RFC 8985 §7.2 reschedules the probe on delivery, cumulative or
+ * SACKed, alike. */
+void tcpu_timer_on_ack(tcpu_conn *c, int delivered, tcpu_tstamp now) {
   if (c->snd_una == c->snd_max) {
     disarm(c, TCPU_TIMER_RTX);
     disarm(c, TCPU_TIMER_TLP);
     disarm(c, TCPU_TIMER_RACK);
     return;
   }
-  arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
-  arm_tlp(c, now);
+  if (delivered || c->timer[TCPU_TIMER_RTX] == TCPU_TSTAMP_NONE)
+    arm(c, TCPU_TIMER_RTX, rto_deadline(c, now));
+  if (delivered)
+    arm_tlp(c, now);
 }
 
 void tcpu_timer_on_paced(tcpu_conn *c, tcpu_tstamp at) {

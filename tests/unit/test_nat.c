@@ -257,6 +257,46 @@ static void test_plain_simultaneous_open_through_nats(void **state) {
   world_free(&w);
 }
 
+/* No NAT in between and one side late: its peer's SYN arrives before it
+ * has heard of the peer and is answered with RST; the early side, still
+ * punching, does not take that as a refusal, and its SYN's retransmission
+ * meets the late side's SYN_SENT: still one connection. */
+static void test_plain_punch_late_side_not_refused(void **state) {
+  (void)state;
+  world w = {.now = TCPU_NS_PER_S};
+  tcpu_peer *p[2];
+  host_init(&w, 0, 0, NULL, 0);
+  host_init(&w, 1, 0, NULL, 0);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(tcpu_peer_add(w.h[i].ep, NULL, NULL, &w.h[!i].pub, &p[i],
+                                   w.now),
+                     0);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(tcpu_peer_punch(p[i], w.now), 0);
+    assert_int_equal(tcpu_connect(w.h[i].ep, &w.h[!i].pub, 7000, 7000,
+                                  &w.h[i].conn, w.now),
+                     0);
+    for (int r = 0; i == 0 && r < 50; r++) /* host 1 hears 50 ms later */
+      round_trip(&w);
+  }
+  for (int r = 0; r < 3000; r++)
+    round_trip(&w);
+  assert_int_equal(tcpu_conn_state(w.h[0].conn), TCPU_ESTABLISHED);
+  assert_int_equal(tcpu_conn_state(w.h[1].conn), TCPU_ESTABLISHED);
+  assert_int_equal(stats(&w.h[1]).rst_sent, 1);
+  /* Outside the punch window a RST refuses, as always. */
+  tcpu_conn *c;
+  assert_int_equal(tcpu_connect(w.h[0].ep, &w.h[1].pub, 7001, 7001, &c,
+                                w.now),
+                   0);
+  for (int r = 0; r < 100; r++)
+    round_trip(&w);
+  assert_int_equal(tcpu_conn_error(c), TCPU_ERR_REFUSED);
+  assert_int_equal(stats(&w.h[1]).rst_sent, 2);
+  tcpu_conn_close(c, w.now);
+  world_free(&w);
+}
+
 /* Sealed: both punch and dial at once, so both send initiations.  The
  * tie-break lets exactly one handshake finish, within a few rounds, not
  * after REKEY_TIMEOUT (5 s). */
@@ -387,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_sealed_persistent_keepalive),
       cmocka_unit_test(test_plain_punch_schedule),
       cmocka_unit_test(test_plain_simultaneous_open_through_nats),
+      cmocka_unit_test(test_plain_punch_late_side_not_refused),
       cmocka_unit_test(test_sealed_simultaneous_initiation),
       cmocka_unit_test(test_sealed_simultaneous_initiation_nat),
       cmocka_unit_test(test_plain_rebinding_resets),

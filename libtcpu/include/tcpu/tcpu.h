@@ -559,8 +559,12 @@ TCPU_EXTERN void tcpu_peer_set_persistent_keepalive(tcpu_peer *p,
  * datagrams at once and after 100, 300, 700 and 1500 ms; sealed mode
  * starts a handshake now and resends the same initiation on that
  * schedule until a response arrives.  Whichever side's datagram leaves
- * second finds the other NAT's mapping already open.  Errors: INVAL
- * (no endpoint). */
+ * second finds the other NAT's mapping already open.  For 3 s after the
+ * call, segments from the peer that reach no connection are dropped
+ * instead of answered with RST, and a RST does not refuse a connection to
+ * the peer still in SYN_SENT: a SYN that overtook the other side's own
+ * connect is retransmitted into a simultaneous open rather than refused.
+ * Errors: INVAL (no endpoint). */
 TCPU_EXTERN int tcpu_peer_punch(tcpu_peer *p, tcpu_tstamp now);
 TCPU_EXTERN void tcpu_peer_set_user_data(tcpu_peer *p, void *user_data);
 TCPU_EXTERN void *tcpu_peer_get_user_data(const tcpu_peer *p);
