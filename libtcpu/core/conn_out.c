@@ -88,7 +88,8 @@ static void base_seg(tcpu_conn *c, tcpu_seg *s, tcpu_tstamp now) {
 
 static tcpu_ssize emit(tcpu_conn *c, const tcpu_seg *s, uint8_t *buf,
                        size_t buflen) {
-  tcpu_ssize n = tcpu_seg_encode(s, buf, buflen);
+  tcpu_ssize n = tcpu_seg_encode_csum(s, buf, buflen,
+                                      tcpu_endpoint_wants_checksum(c->ep));
   if (n > 0) {
     c->segs_out++;
     if (s->flags & TH_ACK) {

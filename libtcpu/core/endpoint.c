@@ -411,7 +411,9 @@ void tcpu_endpoint_set_segment_tap(tcpu_endpoint *ep, tcpu_segment_tap fn,
 void tcpu_endpoint_input(tcpu_endpoint *ep, const tcpu_addr *from,
                          const uint8_t *dgram, size_t len, tcpu_tstamp now) {
   tcpu_seg s;
-  tcpu_seg_status st = tcpu_seg_decode(&s, dgram, len, 1);
+  /* Sealed mode: the AEAD authenticated every byte; the sum is not kept. */
+  tcpu_seg_status st = tcpu_seg_decode(&s, dgram, len,
+                                       ep->peers.sealed == NULL);
   if (st != TCPU_SEG_OK) {
     count_bad(ep, st);
     return;

@@ -72,6 +72,11 @@ void tcpu_endpoint_reply_rst(tcpu_endpoint *ep, const tcpu_addr *to,
 /* Largest MSS towards a peer: MTU less IP, UDP, envelope and TCP headers
  * (DESIGN §3).  A sealed-mode peer's IP version is its endpoint's. */
 uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, const tcpu_addr *peer);
+/* The inner checksum is needed in plain mode (seg.h), and in sealed mode
+ * only for a capture (the segment tap shows it to pcap writers). */
+static inline int tcpu_endpoint_wants_checksum(const tcpu_endpoint *ep) {
+  return ep->peers.sealed == NULL || ep->tap != NULL;
+}
 /* Room for one encoded segment: the largest datagram less the envelope. */
 size_t tcpu_endpoint_seg_room(const tcpu_endpoint *ep);
 /* One TCP segment from `from` (a UDP address, or a sealed peer's address

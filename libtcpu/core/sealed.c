@@ -23,6 +23,7 @@
 
 #include "core/endpoint.h"
 #include "core/peer.h"
+#include "core/seg.h"
 
 #define RATELIMIT_SLOTS 4096
 
@@ -303,8 +304,16 @@ static void transport_in(tcpu_endpoint *ep, const tcpu_addr *from,
     ep->st.keepalives_received++;
     return;
   }
-  if (ep->tap)
+  if (ep->tap) {
+    /* The sender leaves the sum out (seg.h); a capture wants it. */
+    if (n >= TCPU_TCP_HDR_LEN) {
+      sd->buf[16] = sd->buf[17] = 0;
+      uint16_t sum = tcpu_seg_checksum(sd->buf, (size_t)n);
+      sd->buf[16] = (uint8_t)(sum >> 8);
+      sd->buf[17] = (uint8_t)sum;
+    }
     ep->tap(ep->tap_arg, 0, from, sd->buf, (size_t)n);
+  }
   tcpu_endpoint_input(ep, &p->addr, sd->buf, (size_t)n, now);
 }
 

@@ -311,6 +311,11 @@ static uint8_t *write_options(uint8_t *p, const tcpu_seg_opts *o,
 }
 
 tcpu_ssize tcpu_seg_encode(const tcpu_seg *s, uint8_t *buf, size_t buflen) {
+  return tcpu_seg_encode_csum(s, buf, buflen, 1);
+}
+
+tcpu_ssize tcpu_seg_encode_csum(const tcpu_seg *s, uint8_t *buf,
+                                size_t buflen, int csum) {
   unsigned nsack;
   size_t hlen = TCPU_TCP_HDR_LEN + opts_len(&s->opt, &nsack);
   uint8_t *p = buf;
@@ -333,6 +338,7 @@ tcpu_ssize tcpu_seg_encode(const tcpu_seg *s, uint8_t *buf, size_t buflen) {
   p = put16(p, s->urp);
   write_options(p, &s->opt, nsack);
 
-  put16(buf + 16, tcpu_seg_checksum(buf, hlen + s->len));
+  if (csum)
+    put16(buf + 16, tcpu_seg_checksum(buf, hlen + s->len));
   return (tcpu_ssize)(hlen + s->len);
 }
