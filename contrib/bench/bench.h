@@ -30,6 +30,8 @@ typedef struct bench_opts {
   int quick;
 } bench_opts;
 
+#define BENCH_MAX_REPS 15 /* most --reps */
+
 extern bench_opts opts;
 
 /* ---------------------------------------------------------------- JSON */
@@ -126,6 +128,56 @@ void bench_timer(const char *key);
 int ktcp_listen(uint16_t *port, int mss);
 int ktcp_connect(uint16_t port, int mss);
 int ktcp_accept(int lfd);
+
+/* --------------------------------------------------------- sealed mode */
+
+/* sealed.c: the keys of a sealed bulk run, one pair per side; bulk.c
+ * applies them to the two endpoints it opens. */
+enum { BENCH_SENDER = 0, BENCH_RECEIVER = 1 };
+typedef struct bench_seal {
+  tcpu_cipher cipher;
+  uint8_t priv[2][TCPU_KEY_LEN], pub[2][TCPU_KEY_LEN]; /* [BENCH_SENDER..] */
+} bench_seal;
+
+/* Fresh key pairs for both sides.  0, or -1 (libsodium failed). */
+int bench_seal_init(bench_seal *bs, tcpu_cipher cipher);
+/* Sealed mode, the cipher and side's private key in *s. */
+void bench_seal_settings(const bench_seal *bs, int side, tcpu_settings *s);
+/* Makes the other side a peer of side's endpoint; endpoint is its UDP
+ * address, or NULL to learn it from its handshake.  0 or a libtcpu error. */
+int bench_seal_peer(const bench_seal *bs, int side, tcpu_uv_endpoint *uvep,
+                    const struct sockaddr *endpoint);
+/* bulk.c: bench_bulk_libtcpu's run (no ablation knobs) in sealed mode. */
+bulk_result bench_bulk_libtcpu_sealed(const char *key, const bench_seal *seal);
+/* Writes an endpoint's sealed-mode counters as one JSON member. */
+void bench_seal_report(const char *key, const tcpu_endpoint_stats *st);
+
+/* aead.c: libsodium's AEAD alone, one core, 1400-byte messages. */
+typedef struct aead_result {
+  int ok;                            /* 0: the cipher is not available */
+  double enc_gbps, dec_gbps;         /* plaintext bits per wall-clock second */
+  double enc_gbps_cpu, dec_gbps_cpu; /* per second of the thread's CPU */
+} aead_result;
+#define AEAD_MSG_BYTES 1400
+aead_result bench_aead(const char *key, tcpu_cipher cipher);
+const char *bench_cipher_name(tcpu_cipher cipher); /* "chachapoly", "aesgcm" */
+
+/* sealed.c: issue 7's section: AEAD, plain and sealed bulk side by side,
+ * interleaved opts.bulk_reps times; writes its own "ratios". */
+typedef struct sealed_result {
+  int ran[2];                     /* [tcpu_cipher] */
+  double vs_plain[2], vs_aead[2]; /* sealed goodput / plain, / AEAD */
+} sealed_result;
+sealed_result bench_sealed(const char *key);
+#define SEALED_TARGET_VS_AEAD 0.7 /* issue 7: sealed goodput / AEAD speed */
+
+/* ------------------------------------------------------------- figures */
+
+double ratio(double a, double b);     /* a / b, 0 when b is not positive */
+double median(double *v, unsigned n); /* sorts v */
+/* Writes and returns the median of each figure over n runs (each figure
+ * on its own: not one run's set). */
+bulk_result median_of(const char *key, const bulk_result *r, unsigned n);
 
 /* Settings of every libtcpu endpoint the benchmarks open: the defaults,
  * with send and receive buffers of `buf` bytes. */

@@ -2,7 +2,9 @@
  * bulk.c — one-connection bulk transfer over loopback: libtcpu (plain mode,
  * the public stream API of tcpu_uv.h), raw UDP moved by the same batched
  * I/O engine (uv/io_linux.c: sendmmsg + GSO out, recvmmsg + GRO in), and
- * kernel TCP with its MSS clamped to 1400 (TCP_MAXSEG).
+ * kernel TCP with its MSS clamped to 1400 (TCP_MAXSEG).  The libtcpu run
+ * also runs in sealed mode (bench_bulk_libtcpu_sealed; sealed.c makes the
+ * keys and the peers).
  *
  * Sender and receiver are two threads pinned to CPU 0 and CPU 1, each with
  * its own libuv loop (or blocking sockets for kernel TCP).  The sender
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,7 @@ static void loop_finish(uv_loop_t *loop) {
 
 typedef struct lt_run {
   uv_sem_t ready;
+  const bench_seal *seal; /* NULL: plain mode */
   struct sockaddr_in server_addr;
   int setup_err;
   /* receiver */
@@ -77,6 +81,7 @@ typedef struct lt_run {
   tcpu_uv_stats rstats;
   tcpu_io_stats rio;
   uint64_t rtimer_arms, rtimer_wakeups;
+  tcpu_endpoint_stats rcore;
   /* sender */
   uv_loop_t sloop;
   tcpu_uv_endpoint sep;
@@ -105,6 +110,8 @@ static void lt_r_end(lt_run *r) {
     r->rtimer_arms = r->rep.impl->timer.arms;
     r->rtimer_wakeups = r->rep.impl->timer.wakeups;
   }
+  if (r->rep.ep != NULL)
+    tcpu_endpoint_get_stats(r->rep.ep, &r->rcore);
   tcpu_uv_close(&r->rstream, NULL);
   tcpu_uv_close(&r->listener, NULL);
   tcpu_uv_endpoint_close(&r->rep, lt_r_closed_ep);
@@ -156,17 +163,32 @@ static void lt_r_guard(uv_timer_t *t) {
   uv_stop(&r->rloop);
 }
 
-static void *lt_receiver(void *arg) {
-  lt_run *r = arg;
+/* Opens side's endpoint on an ephemeral loopback port: the bulk settings,
+ * and in sealed mode the keys. */
+static int lt_endpoint_init(const lt_run *r, int side, uv_loop_t *loop,
+                            tcpu_uv_endpoint *uvep) {
   struct sockaddr_in any;
   tcpu_settings st;
-  int len = sizeof(r->server_addr);
+  int rc;
 
   bench_settings(&st, BULK_BUF);
-  uv_loop_init(&r->rloop);
+  if (r->seal != NULL)
+    bench_seal_settings(r->seal, side, &st);
+  uv_loop_init(loop);
   uv_ip4_addr("127.0.0.1", 0, &any);
-  r->setup_err = tcpu_uv_endpoint_init(&r->rloop, &r->rep, &st,
-                                       (struct sockaddr *)&any, 0);
+  rc = tcpu_uv_endpoint_init(loop, uvep, &st, (struct sockaddr *)&any, 0);
+  sodium_memzero(st.private_key, sizeof st.private_key);
+  return rc;
+}
+
+static void *lt_receiver(void *arg) {
+  lt_run *r = arg;
+  int len = sizeof(r->server_addr);
+
+  r->setup_err = lt_endpoint_init(r, BENCH_RECEIVER, &r->rloop, &r->rep);
+  /* The sender's UDP address is learnt from its handshake. */
+  if (r->setup_err == 0 && r->seal != NULL)
+    r->setup_err = bench_seal_peer(r->seal, BENCH_RECEIVER, &r->rep, NULL);
   if (r->setup_err == 0) {
     tcpu_uv_stream_init(&r->rep, &r->listener);
     r->listener.data = r;
@@ -270,14 +292,8 @@ static void lt_s_guard(uv_timer_t *t) {
 
 static void *lt_sender(void *arg) {
   lt_run *r = arg;
-  struct sockaddr_in any;
-  tcpu_settings st;
 
-  bench_settings(&st, BULK_BUF);
-  uv_loop_init(&r->sloop);
-  uv_ip4_addr("127.0.0.1", 0, &any);
-  if (tcpu_uv_endpoint_init(&r->sloop, &r->sep, &st, (struct sockaddr *)&any,
-                            0) != 0) {
+  if (lt_endpoint_init(r, BENCH_SENDER, &r->sloop, &r->sep) != 0) {
     r->s_fail = -1;
     loop_finish(&r->sloop);
     return NULL;
@@ -288,7 +304,12 @@ static void *lt_sender(void *arg) {
   uv_timer_init(&r->sloop, &r->sguard);
   r->sguard.data = r;
   uv_timer_start(&r->sguard, lt_s_guard, (uint64_t)(opts.limit_s * 1000), 0);
-  if (tcpu_uv_connect(&r->creq, &r->sstream, (struct sockaddr *)&r->server_addr,
+  /* Sealed: the receiver becomes a peer at its UDP address, which
+   * tcpu_uv_connect then reaches through the peer's session. */
+  if ((r->seal != NULL &&
+       bench_seal_peer(r->seal, BENCH_SENDER, &r->sep,
+                       (struct sockaddr *)&r->server_addr) != 0) ||
+      tcpu_uv_connect(&r->creq, &r->sstream, (struct sockaddr *)&r->server_addr,
                       TCPU_PORT, 5000, lt_on_connect) != 0) {
     r->s_fail = -1;
     lt_s_end(r);
@@ -318,14 +339,16 @@ static void report_bulk(bulk_result *res, uint64_t bytes, uint64_t t0,
   js_num("gbps_if_cpu_bound", res->gbps_cpu);
 }
 
-bulk_result bench_bulk_libtcpu(const char *key, unsigned io_flags,
-                               unsigned timer_flags, uint64_t slack_ns) {
+static bulk_result lt_bulk(const char *key, unsigned io_flags,
+                           unsigned timer_flags, uint64_t slack_ns,
+                           const bench_seal *seal) {
   bulk_result res = {0, 0, 0, 0};
   lt_run *r = calloc(1, sizeof(*r));
   pthread_t tr, ts;
 
   if (r == NULL)
     return res;
+  r->seal = seal;
   r->rbuf = malloc(WRITE_CHUNK);
   bench_set_knobs(io_flags, timer_flags, slack_ns);
   uv_sem_init(&r->ready, 0);
@@ -349,6 +372,8 @@ bulk_result bench_bulk_libtcpu(const char *key, unsigned io_flags,
   report_bulk(&res, r->bytes, r->t_first, r->t_eof, cpu_used(&r->s0, &r->s1),
               cpu_used(&r->r0, &r->r1));
   js_int("segs_out", r->sinfo.segs_out);
+  js_num("payload_bytes_per_segment",
+         r->sinfo.segs_out ? (double)r->bytes / (double)r->sinfo.segs_out : 0);
   js_int("retransmits", r->sinfo.retransmits);
   js_num("srtt_us", (double)r->sinfo.srtt / 1e3);
   js_int("cwnd_bytes", r->sinfo.cwnd);
@@ -374,11 +399,25 @@ bulk_result bench_bulk_libtcpu(const char *key, unsigned io_flags,
   js_int("sender_timer_arms", r->stimer_arms);
   js_int("sender_timer_wakeups", r->stimer_wakeups);
   js_close();
+  if (seal != NULL) {
+    js_str("cipher", bench_cipher_name(seal->cipher));
+    bench_seal_report("sender_sealed", &r->score);
+    bench_seal_report("receiver_sealed", &r->rcore);
+  }
   js_close();
   free(r->rbuf);
   uv_sem_destroy(&r->ready);
   free(r);
   return res;
+}
+
+bulk_result bench_bulk_libtcpu(const char *key, unsigned io_flags,
+                               unsigned timer_flags, uint64_t slack_ns) {
+  return lt_bulk(key, io_flags, timer_flags, slack_ns, NULL);
+}
+
+bulk_result bench_bulk_libtcpu_sealed(const char *key, const bench_seal *seal) {
+  return lt_bulk(key, 0, 0, 0, seal);
 }
 
 /* ============================================================ raw UDP */

@@ -1,17 +1,20 @@
 /*
  * main.c — tcpu-bench: libtcpu against raw UDP, kernel TCP and kcptun on
- * loopback, side by side in one run, as one JSON object on stdout.
+ * loopback, side by side in one run, as one JSON object on stdout; and
+ * sealed mode against plain mode and libsodium's AEAD (sealed.c).
  *
  *   tcpu-bench [--quick] [--only LIST] [--seconds S] [--limit S]
  *
  *   --only LIST   comma-separated subset of the sections bulk, ablation,
- *                 rr, conn, mem, concurrent, timer, kcptun (default: all),
+ *                 rr, conn, mem, concurrent, timer, kcptun, sealed
+ *                 (default: all),
  *                 or single runs of a section: bulk.libtcpu, bulk.raw_udp,
  *                 bulk.kernel_tcp, bulk.kcptun, rr.libtcpu, rr.raw_udp_uv,
  *                 rr.raw_udp_blocking, rr.kernel_tcp, rr.kcptun
  *   --seconds S   seconds of sending per bulk run (default 3)
- *   --reps N      bulk runs of each kind, interleaved (default 3); the
- *                 medians are reported and used for the ratios
+ *   --reps N      bulk (and sealed) runs of each kind, interleaved
+ *                 (default 3); the medians are reported and used for the
+ *                 ratios
  *   --limit S     time limit of any one run (default 30)
  *   --quick       small counts and short runs: a smoke test of the program,
  *                 not a measurement
@@ -119,47 +122,10 @@ static void host_info(int argc, char **argv) {
   js_close();
 }
 
-static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n) {
-  qsort(v, n, sizeof(*v), cmp_double);
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Writes and returns the median of each figure over n runs (each figure
- * on its own: not one run's set). */
-static bulk_result median_of(const char *key, const bulk_result *r,
-                             unsigned n) {
-  double g[15], c[15], b[15];
-  bulk_result m = {1, 0, 0, 0};
-  for (unsigned i = 0; i < n; i++) {
-    g[i] = r[i].gbps;
-    c[i] = r[i].cpu_ns_per_b;
-    b[i] = r[i].gbps_cpu;
-    m.ok = m.ok && r[i].ok;
-  }
-  m.gbps = median(g, n);
-  m.cpu_ns_per_b = median(c, n);
-  m.gbps_cpu = median(b, n);
-  js_open(key);
-  js_bool("all_ok", m.ok);
-  js_num("gbps", m.gbps);
-  js_num("gbps_best", n ? g[n - 1] : 0);
-  js_num("cpu_ns_per_byte", m.cpu_ns_per_b);
-  js_num("gbps_if_cpu_bound", m.gbps_cpu);
-  js_close();
-  return m;
-}
-
 static int usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--quick] [--only bulk,ablation,rr,conn,mem,concurrent,"
-          "timer,kcptun] [--seconds S] [--reps N] [--limit S]\n",
+          "timer,kcptun,sealed] [--seconds S] [--reps N] [--limit S]\n",
           argv0);
   return 2;
 }
@@ -184,7 +150,7 @@ int main(int argc, char **argv) {
         return usage(argv[0]);
     } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
       opts.bulk_reps = (unsigned)atoi(argv[++i]);
-      if (opts.bulk_reps < 1 || opts.bulk_reps > 15)
+      if (opts.bulk_reps < 1 || opts.bulk_reps > BENCH_MAX_REPS)
         return usage(argv[0]);
     } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
       opts.limit_s = atof(argv[++i]);
@@ -200,13 +166,14 @@ int main(int argc, char **argv) {
   bulk_result lt = {0}, raw = {0}, ktcp = {0}, kcp = {0};
   rr_result rlt = {0}, rraw = {0}, rrawb = {0}, rktcp = {0}, rkcp = {0};
   double rate_lt = 0, rate_k = 0, rate_lt1 = 0, rate_k1 = 0;
+  sealed_result sealed = {{0, 0}, {0, 0}, {0, 0}};
 
   js_open(NULL);
   js_str("bench", "tcpu-bench");
   host_info(argc, argv);
 
   if (want("bulk") || want("kcptun")) {
-    bulk_result rl[15], rr_[15], rk[15];
+    bulk_result rl[BENCH_MAX_REPS], rr_[BENCH_MAX_REPS], rk[BENCH_MAX_REPS];
     unsigned n = opts.bulk_reps;
     char key[32];
     js_open("bulk");
@@ -289,6 +256,8 @@ int main(int argc, char **argv) {
     bench_concurrent_libtcpu("concurrent_connections");
   if (want("timer"))
     bench_timer("timer_accuracy");
+  if (want("sealed"))
+    sealed = bench_sealed("sealed");
 
   js_open("ratios");
   if (want("bulk")) {
@@ -321,6 +290,20 @@ int main(int argc, char **argv) {
     js_num("conn_rate_libtcpu_vs_kernel_tcp", ratio(rate_lt, rate_k));
     js_num("conn_rate_one_at_a_time_libtcpu_vs_kernel_tcp",
            ratio(rate_lt1, rate_k1));
+  }
+  if (want("sealed")) {
+    js_num("sealed_target_vs_aead", SEALED_TARGET_VS_AEAD);
+    for (int c = 0; c < 2; c++) {
+      if (!sealed.ran[c])
+        continue;
+      char k[64];
+      snprintf(k, sizeof(k), "sealed_%s_vs_plain",
+               bench_cipher_name((tcpu_cipher)c));
+      js_num(k, sealed.vs_plain[c]);
+      snprintf(k, sizeof(k), "sealed_%s_vs_aead",
+               bench_cipher_name((tcpu_cipher)c));
+      js_num(k, sealed.vs_aead[c]);
+    }
   }
   js_close();
   js_close();

@@ -225,3 +225,41 @@ void bench_settings(tcpu_settings *s, uint32_t buf) {
   s->sndbuf = buf;
   s->rcvbuf = buf;
 }
+
+/* ------------------------------------------------------------- figures */
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double median(double *v, unsigned n) {
+  qsort(v, n, sizeof(*v), cmp_double);
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+bulk_result median_of(const char *key, const bulk_result *r, unsigned n) {
+  double g[BENCH_MAX_REPS], c[BENCH_MAX_REPS], b[BENCH_MAX_REPS];
+  bulk_result m = {1, 0, 0, 0};
+  if (n > BENCH_MAX_REPS)
+    n = BENCH_MAX_REPS;
+  for (unsigned i = 0; i < n; i++) {
+    g[i] = r[i].gbps;
+    c[i] = r[i].cpu_ns_per_b;
+    b[i] = r[i].gbps_cpu;
+    m.ok = m.ok && r[i].ok;
+  }
+  m.gbps = median(g, n);
+  m.cpu_ns_per_b = median(c, n);
+  m.gbps_cpu = median(b, n);
+  js_open(key);
+  js_bool("all_ok", m.ok);
+  js_num("gbps", m.gbps);
+  js_num("gbps_best", n ? g[n - 1] : 0);
+  js_num("cpu_ns_per_byte", m.cpu_ns_per_b);
+  js_num("gbps_if_cpu_bound", m.gbps_cpu);
+  js_close();
+  return m;
+}
