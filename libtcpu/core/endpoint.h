@@ -28,6 +28,7 @@ struct tcpu_endpoint {
 
   tcpu_conn **htab;
   size_t hsize, hcount;
+  tcpu_conn *last_found; /* in the table; cleared when it leaves */
   tcpu_conn *all; /* every connection, listeners included */
   tcpu_conn **heap; /* timer heap, 1-based (theap.c) */
   size_t heap_len, heap_cap;
