@@ -2,7 +2,7 @@
  * rendezvous.c — `tcpu rendezvous`: the rendezvous server of issue 8 (NAT
  * traversal) on one UDP socket.
  *
- *   tcpu rendezvous --listen 0.0.0.0:7400
+ *   tcpu rendezvous --listen 203.0.113.7:7400
  *
  * Two libtcpu endpoints behind NATs register their names here from their
  * tunnel sockets and look each other up; the server tells each the other's
@@ -56,8 +56,10 @@ static const char usage_text[] =
     "(tcpu_uv_rendezvous_connect).  The server needs a public address; the\n"
     "peers do not.\n"
     "\n"
-    "  --listen ADDR:PORT  UDP address to serve on ([::]:PORT for IPv6 and\n"
-    "                      IPv4; port 0 picks one, printed on stderr)\n"
+    "  --listen ADDR:PORT  UDP address to serve on: the public address (a\n"
+    "                      wildcard socket answers from the route's source\n"
+    "                      address, which NATs drop on a host with several);\n"
+    "                      port 0 picks one, printed on stderr\n"
     "  --max-entries N     registrations held at most (default 4096,\n"
     "                      rounded up to a power of two)\n"
     "  --json-stats        print the counters as JSON on stdout at exit\n"

@@ -125,6 +125,7 @@ void tcpud_config_free(tcpud_config *cfg) {
   sodium_memzero(cfg->private_key, sizeof(cfg->private_key));
   free(cfg->control_socket);
   free(cfg->pcap_file);
+  free(cfg->rendezvous_origin);
   tcpud_config_init(cfg);
 }
 
@@ -236,6 +237,52 @@ static int parse_name(tcpud_config *cfg, const char *origin, const char *key,
   }
   snprintf(out, TCPUD_NAME_MAX + 1, "%.*s", TCPUD_NAME_MAX, v);
   return 0;
+}
+
+/* A rendezvous name: what the protocol allows (1 to 64 printable ASCII
+ * characters, no space), so a base64 public key is one. */
+static int rdv_name_valid(const char *s) {
+  size_t n = strlen(s);
+
+  if (n == 0 || n > TCPUD_RDV_NAME_MAX)
+    return 0;
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+      return 0;
+  return 1;
+}
+
+static int parse_rdv_name(tcpud_config *cfg, const char *origin,
+                          const char *key, const char *v,
+                          char out[TCPUD_RDV_NAME_MAX + 1]) {
+  if (!rdv_name_valid(v)) {
+    tcpud_config_error(cfg, origin,
+                       "%s = '%s': rendezvous names are 1 to %d printable "
+                       "characters without spaces",
+                       key, v, TCPUD_RDV_NAME_MAX);
+    return -1;
+  }
+  snprintf(out, TCPUD_RDV_NAME_MAX + 1, "%s", v);
+  return 0;
+}
+
+static int parse_bool(tcpud_config *cfg, const char *origin, const char *key,
+                      const char *v, int *out) {
+  static const char *const yes[] = {"yes", "true", "on", "1"};
+  static const char *const no[] = {"no", "false", "off", "0"};
+
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    if (strcasecmp(v, yes[i]) == 0) {
+      *out = 1;
+      return 0;
+    }
+    if (strcasecmp(v, no[i]) == 0) {
+      *out = 0;
+      return 0;
+    }
+  }
+  tcpud_config_error(cfg, origin, "%s = '%s': expected yes or no", key, v);
+  return -1;
 }
 
 static int parse_hostport(tcpud_config *cfg, const char *origin,
@@ -463,6 +510,19 @@ static int parse_keepalive(tcpud_config *cfg, const char *origin,
   return 0;
 }
 
+/* Rendezvous = HOST:PORT, the server.  Its origin is kept even when the
+ * value is bad, so that finish does not add that it is missing. */
+static int parse_rendezvous(tcpud_config *cfg, const char *origin,
+                            const char *key, const char *v) {
+  char *o;
+
+  if ((o = xstrdup(cfg, origin, origin)) == NULL)
+    return -1;
+  free(cfg->rendezvous_origin);
+  cfg->rendezvous_origin = o;
+  return parse_hostport(cfg, origin, key, v, 0, &cfg->rendezvous);
+}
+
 static int parse_cc(tcpud_config *cfg, const char *origin, const char *key,
                     const char *v) {
   if (strlen(v) >= sizeof(cfg->cc) || tcpu_cc_find(NULL, v) == NULL) {
@@ -639,6 +699,8 @@ static const char *const keys_interface[] = {"ListenPort",
                                              "LogTarget",
                                              "ControlSocket",
                                              "PcapFile",
+                                             "Rendezvous",
+                                             "Name",
                                              NULL};
 static const char *const keys_peer[] = {"Name",
                                         "Endpoint",
@@ -647,6 +709,8 @@ static const char *const keys_peer[] = {"Name",
                                         "PresharedKeyFile",
                                         "+AllowReverse",
                                         "PersistentKeepalive",
+                                        "Rendezvous",
+                                        "RendezvousName",
                                         NULL};
 static const char *const keys_service[] = {"Name", "Port", "Target", "+Peers",
                                            NULL};
@@ -801,6 +865,10 @@ static int set_interface(tcpud_config *cfg, const char *origin, const char *key,
     return cfg->control_socket ? 0 : -1;
   } else if (strcasecmp(key, "PcapFile") == 0) {
     return parse_path(cfg, origin, key, v, &cfg->pcap_file);
+  } else if (strcasecmp(key, "Rendezvous") == 0) {
+    return parse_rendezvous(cfg, origin, key, v);
+  } else if (strcasecmp(key, "Name") == 0) {
+    return parse_rdv_name(cfg, origin, key, v, cfg->rdv_name);
   }
   return 0;
 }
@@ -835,8 +903,19 @@ static int set_peer(tcpud_config *cfg, tcpud_peer_conf *peer,
                           &peer->psk_origin);
   if (strcasecmp(key, "AllowReverse") == 0)
     return for_each_item(cfg, origin, key, v, add_revallow, peer);
-  if (strcasecmp(key, "PersistentKeepalive") == 0)
+  if (strcasecmp(key, "PersistentKeepalive") == 0) {
+    peer->has_keepalive = 1;
     return parse_keepalive(cfg, origin, key, v, &peer->keepalive_s);
+  }
+  if (strcasecmp(key, "Rendezvous") == 0) {
+    int on;
+    if (parse_bool(cfg, origin, key, v, &on) != 0)
+      return -1;
+    peer->rendezvous = (unsigned)on;
+    return 0;
+  }
+  if (strcasecmp(key, "RendezvousName") == 0)
+    return parse_rdv_name(cfg, origin, key, v, peer->rdv_name);
   return 0;
 }
 
@@ -1262,7 +1341,8 @@ int tcpud_config_flag(tcpud_config *cfg, const char *flag, const char *v) {
     }
   } else if (strcmp(flag, "--peer") == 0) {
     /* [NAME=]HOST:PORT, NAME=, or a bare NAME: a peer without Endpoint
-     * (sealed mode, one that only connects in). */
+     * (sealed mode, one that only connects in); NAME=rendezvous: found
+     * through --rendezvous. */
     const char *eq = strchr(v, '=');
     char name[TCPUD_NAME_MAX + 1];
     tcpud_peer_conf *peer;
@@ -1284,12 +1364,15 @@ int tcpud_config_flag(tcpud_config *cfg, const char *flag, const char *v) {
     if (peer == NULL)
       return -1;
     cfg->flag_peer = (long)(peer - cfg->peers);
-    if (*v != '\0' &&
-        parse_hostport(cfg, origin, "--peer", v, 0, &peer->endpoint) == 0)
+    if (strcmp(v, "rendezvous") == 0)
+      peer->rendezvous = 1;
+    else if (*v != '\0' &&
+             parse_hostport(cfg, origin, "--peer", v, 0, &peer->endpoint) == 0)
       peer->has_endpoint = 1;
   } else if (strcmp(flag, "--public-key") == 0 ||
              strcmp(flag, "--preshared-key") == 0 ||
-             strcmp(flag, "--persistent-keepalive") == 0) {
+             strcmp(flag, "--persistent-keepalive") == 0 ||
+             strcmp(flag, "--rendezvous-name") == 0) {
     /* Settings of the --peer before them, as wg(8) spells them. */
     tcpud_peer_conf *peer;
 
@@ -1306,7 +1389,13 @@ int tcpud_config_flag(tcpud_config *cfg, const char *flag, const char *v) {
     } else if (strcmp(flag, "--preshared-key") == 0) {
       parse_key_path(cfg, origin, "PresharedKeyFile", v, &peer->psk_file,
                      &peer->psk_origin);
+    } else if (strcmp(flag, "--rendezvous-name") == 0) {
+      /* Implies that the peer is found through the rendezvous. */
+      if (parse_rdv_name(cfg, origin, "RendezvousName", v, peer->rdv_name) ==
+          0)
+        peer->rendezvous = 1;
     } else {
+      peer->has_keepalive = 1;
       parse_keepalive(cfg, origin, "PersistentKeepalive", v,
                       &peer->keepalive_s);
     }
@@ -1315,6 +1404,10 @@ int tcpud_config_flag(tcpud_config *cfg, const char *flag, const char *v) {
                    &cfg->private_key_origin);
   } else if (strcmp(flag, "--cipher") == 0) {
     parse_cipher(cfg, origin, "Cipher", v);
+  } else if (strcmp(flag, "--rendezvous") == 0) {
+    parse_rendezvous(cfg, origin, "Rendezvous", v);
+  } else if (strcmp(flag, "--name") == 0) {
+    parse_rdv_name(cfg, origin, "Name", v, cfg->rdv_name);
   } else if (strcmp(flag, "--allow-reverse") == 0) {
     /* Applies to every flag peer; kept on a scratch peer until finish. */
     tcpud_peer_conf scratch;
@@ -1452,8 +1545,10 @@ static void finish_forwards(tcpud_config *cfg) {
   size_t n_with_endpoint = 0;
   const tcpud_peer_conf *only = NULL;
 
+  /* A peer found through the rendezvous has an address to reach it at,
+   * like one with an Endpoint. */
   for (size_t i = 0; i < cfg->n_peers; i++)
-    if (cfg->peers[i].has_endpoint) {
+    if (cfg->peers[i].has_endpoint || cfg->peers[i].rendezvous) {
       n_with_endpoint++;
       only = &cfg->peers[i];
     }
@@ -1472,7 +1567,8 @@ static void finish_forwards(tcpud_config *cfg) {
       if (n_with_endpoint != 1) {
         tcpud_config_error(cfg, f->origin,
                            "Peer missing (it may be left out only when "
-                           "exactly one peer has an Endpoint)");
+                           "exactly one peer has an Endpoint or "
+                           "Rendezvous = yes)");
         continue;
       }
       snprintf(f->peer, sizeof(f->peer), "%s", only->name);
@@ -1481,9 +1577,10 @@ static void finish_forwards(tcpud_config *cfg) {
     if (peer == NULL) {
       tcpud_config_error(cfg, f->origin, "Peer = %s: no such peer", f->peer);
       continue;
-    } else if (!peer->has_endpoint) {
+    } else if (!peer->has_endpoint && !peer->rendezvous) {
       tcpud_config_error(cfg, f->origin,
-                         "Peer = %s: the peer has no Endpoint to reach it at",
+                         "Peer = %s: the peer has no Endpoint to reach it at "
+                         "(nor Rendezvous = yes)",
                          f->peer);
     }
     if (!f->reverse) {
@@ -1611,6 +1708,87 @@ static void finish_sealed(tcpud_config *cfg) {
   }
 }
 
+/* Rendezvous: the server, our name, and the peers found through it (their
+ * names and default keepalive).  After finish_sealed, which derives the
+ * keys the default names come from. */
+static void finish_rendezvous(tcpud_config *cfg) {
+  const char *where = cfg->rendezvous_origin ? cfg->rendezvous_origin
+                      : cfg->path            ? cfg->path
+                                             : "flags";
+  char self[TCPUD_RDV_NAME_MAX + 1];
+  size_t n_rdv = 0;
+
+  /* Our name as the server will know it. */
+  snprintf(self, sizeof(self), "%s", cfg->rdv_name);
+  if (self[0] == '\0' && cfg->mode == TCPUD_MODE_SEALED &&
+      cfg->has_private_key)
+    tcpud_key_prefix(cfg->public_key, TCPUD_KEY_B64_LEN, self, sizeof(self));
+  if (cfg->rendezvous.port == 0) {
+    if (cfg->rdv_name[0] != '\0' && cfg->rendezvous_origin == NULL)
+      tcpud_config_warning(cfg, cfg->path ? cfg->path : "--name",
+                           "Name is used only with Rendezvous (the name "
+                           "registered with the rendezvous server)");
+  } else if (cfg->mode == TCPUD_MODE_PLAIN && cfg->rdv_name[0] == '\0') {
+    tcpud_config_error(cfg, where,
+                       "plain mode needs Name (--name) with Rendezvous: the "
+                       "name this host registers, its peers' "
+                       "RendezvousName");
+  }
+  for (size_t i = 0; i < cfg->n_peers; i++) {
+    tcpud_peer_conf *p = &cfg->peers[i];
+
+    if (!p->rendezvous) {
+      if (p->rdv_name[0] != '\0')
+        tcpud_config_warning(cfg, p->origin,
+                             "peer %s: RendezvousName is used only with "
+                             "Rendezvous = yes",
+                             p->name);
+      continue;
+    }
+    n_rdv++;
+    if (cfg->rendezvous.port == 0 && cfg->rendezvous_origin == NULL)
+      tcpud_config_error(cfg, p->origin,
+                         "peer %s: Rendezvous = yes needs the server: "
+                         "[Interface] Rendezvous = HOST:PORT (--rendezvous)",
+                         p->name);
+    if (p->has_endpoint)
+      tcpud_config_error(cfg, p->origin,
+                         "peer %s: Endpoint and Rendezvous = yes exclude "
+                         "each other (the rendezvous server tells its "
+                         "address)",
+                         p->name);
+    if (p->rdv_name[0] == '\0') {
+      if (cfg->mode == TCPUD_MODE_SEALED && p->has_public_key)
+        tcpud_key_prefix(p->public_key, TCPUD_KEY_B64_LEN, p->rdv_name,
+                         sizeof(p->rdv_name));
+      else if (cfg->mode == TCPUD_MODE_PLAIN)
+        snprintf(p->rdv_name, sizeof(p->rdv_name), "%s", p->name);
+    }
+    /* Behind a NAT by definition: keep the holes open. */
+    if (!p->has_keepalive)
+      p->keepalive_s = TCPUD_RDV_DEFAULT_KEEPALIVE_S;
+    if (p->rdv_name[0] != '\0' && strcmp(p->rdv_name, self) == 0)
+      tcpud_config_error(cfg, p->origin,
+                         "peer %s: RendezvousName %s is this host's own "
+                         "Name",
+                         p->name, p->rdv_name);
+    for (size_t k = 0; k < i; k++)
+      if (cfg->peers[k].rendezvous && p->rdv_name[0] != '\0' &&
+          strcmp(cfg->peers[k].rdv_name, p->rdv_name) == 0) {
+        tcpud_config_error(cfg, p->origin,
+                           "peer %s: the same RendezvousName as peer %s (%s)",
+                           p->name, cfg->peers[k].name, cfg->peers[k].origin);
+        break;
+      }
+  }
+  if (cfg->rendezvous.port != 0 && n_rdv == 0)
+    tcpud_config_warning(cfg, where,
+                         "Rendezvous is set but no [Peer] has Rendezvous = "
+                         "yes: the name is registered, but no peer is looked "
+                         "up, and a peer that looks this host up is not let "
+                         "through");
+}
+
 int tcpud_config_finish(tcpud_config *cfg) {
   finish_flags(cfg);
   for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -1630,11 +1808,12 @@ int tcpud_config_finish(tcpud_config *cfg) {
       tcpud_config_warning(cfg, p->origin,
                            "PublicKey and PresharedKeyFile are used only in "
                            "sealed mode");
-    if (cfg->mode == TCPUD_MODE_PLAIN && !p->has_endpoint) {
+    if (cfg->mode == TCPUD_MODE_PLAIN && !p->has_endpoint && !p->rendezvous) {
       if (cfg->path == NULL && p->n_allowed_ips == 0)
         tcpud_config_error(cfg, p->origin,
                            "a peer without HOST:PORT is for sealed mode (a "
-                           "peer that only connects in); give its address");
+                           "peer that only connects in); give its address, "
+                           "or NAME=rendezvous with --rendezvous");
       else if (p->keepalive_s > 0)
         tcpud_config_warning(cfg, p->origin,
                              "peer %s: PersistentKeepalive needs an Endpoint "
@@ -1644,6 +1823,7 @@ int tcpud_config_finish(tcpud_config *cfg) {
   }
   if (cfg->mode == TCPUD_MODE_SEALED)
     finish_sealed(cfg);
+  finish_rendezvous(cfg);
   if (cfg->mode == TCPUD_MODE_PLAIN && cfg->cipher != TCPUD_CIPHER_CHACHAPOLY)
     tcpud_config_warning(cfg, cfg->path ? cfg->path : "--cipher",
                          "Cipher is used only in sealed mode");

@@ -4,9 +4,11 @@
  *
  *   [Interface]  ListenPort, Address, Mode, PrivateKeyFile, Cipher, MTU,
  *                MaxConnections, CongestionControl, DrainTimeout,
- *                LogLevel, LogTarget, ControlSocket, PcapFile
+ *                LogLevel, LogTarget, ControlSocket, PcapFile,
+ *                Rendezvous, Name
  *   [Peer]       Name, Endpoint, AllowedIPs, PublicKey, PresharedKeyFile,
- *                AllowReverse, PersistentKeepalive      (any number)
+ *                AllowReverse, PersistentKeepalive, Rendezvous,
+ *                RendezvousName                         (any number)
  *   [Service]    Name, Port, Target, Peers              (any number)
  *   [Forward]    Local | Reverse, Peer, Service, Target (any number)
  *
@@ -42,6 +44,12 @@
 #define TCPUD_KEY_LEN 32
 #define TCPUD_KEY_B64_LEN 44 /* base64 of 32 bytes, as `tcpu genkey` prints */
 #define TCPUD_DEFAULT_LOCAL_HOST "127.0.0.1"
+/* Rendezvous names: 1..64 printable ASCII characters without space, the
+ * protocol's (tcpu_uv.h, TCPU_UV_RENDEZVOUS_NAME_MAX). */
+#define TCPUD_RDV_NAME_MAX 64
+/* PersistentKeepalive of a Rendezvous = yes peer when none is given: it is
+ * behind a NAT by definition (WireGuard's advice). */
+#define TCPUD_RDV_DEFAULT_KEEPALIVE_S 25
 
 typedef enum tcpud_mode {
   TCPUD_MODE_PLAIN = 0,
@@ -78,6 +86,12 @@ typedef struct tcpud_peer_conf {
   tcpud_revallow *allow_reverse;
   size_t n_allow_reverse;
   unsigned keepalive_s; /* PersistentKeepalive; 0: off (the default) */
+  unsigned has_keepalive : 1; /* PersistentKeepalive was given */
+  /* Rendezvous = yes: its address comes from the rendezvous server under
+   * rdv_name (default: sealed mode, its PublicKey in base64; plain mode,
+   * its Name), never from an Endpoint. */
+  unsigned rendezvous : 1;
+  char rdv_name[TCPUD_RDV_NAME_MAX + 1];
 } tcpud_peer_conf;
 
 typedef struct tcpud_service_conf {
@@ -124,6 +138,11 @@ typedef struct tcpud_config {
   int log_syslog;       /* LogTarget = syslog */
   char *control_socket; /* NULL: default path; "" = off */
   char *pcap_file;      /* NULL: none */
+  /* Rendezvous = HOST:PORT (port 0: none) and Name, the name registered
+   * there ("": sealed mode's default, our public key in base64). */
+  tcpud_hostport rendezvous;
+  char *rendezvous_origin;
+  char rdv_name[TCPUD_RDV_NAME_MAX + 1];
 
   tcpud_peer_conf *peers;
   size_t n_peers;

@@ -345,6 +345,16 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
                       tcpud_key_prefix(d->public_key, TCPUD_KEY_B64_LEN, key,
                                        sizeof(key)),
                       tcpud_cipher_name(d->cfg.cipher));
+  if (d->rdv_on) {
+    tcpud_sbuf_printf(b, "rendezvous: %s as %s, ",
+                      tcpud_addr_format(&d->rdv_server_addr, 1, a, sizeof(a)),
+                      d->rdv_self);
+    if (d->rdv_observed)
+      tcpud_sbuf_printf(b, "registered, seen at %s\n",
+                        tcpud_addr_format(&d->rdv.observed, 1, a, sizeof(a)));
+    else
+      tcpud_sbuf_printf(b, "registering (no answer yet)\n");
+  }
 
   for (tcpud_peer *p = d->peers; p != NULL; p = p->next) {
     const tcpud_peer_conf *pc = tcpud_peer_conf_of(d, p->name);
@@ -355,6 +365,8 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
     tcpud_sbuf_printf(b, "\npeer %s:", p->name);
     if (ep != NULL)
       tcpud_sbuf_printf(b, " endpoint %s", ep);
+    else if (p->rdv)
+      tcpud_sbuf_printf(b, " endpoint none yet (through the rendezvous)");
     else if (d->mode == TCPUD_MODE_SEALED)
       tcpud_sbuf_printf(b, " endpoint none yet (it connects in)");
     for (size_t i = 0;
@@ -371,6 +383,19 @@ static void show_text(tcpud *d, tcpud_sbuf *b) {
     tcpud_sbuf_printf(b, "\n");
     if (have)
       text_peer_info(d, b, p, &pi);
+    if (p->rdv) {
+      tcpud_sbuf_printf(
+          b, "  rendezvous: %s, %s, %" PRIu64 " lookup%s, %" PRIu64 " answer%s",
+          p->rdv_name, tcpud_rdv_peer_state(p), p->rdv_lookups,
+          p->rdv_lookups == 1 ? "" : "s", p->rdv_answers,
+          p->rdv_answers == 1 ? "" : "s");
+      if (p->rdv_found) {
+        fmt_duration(up, sizeof(up), tcpud_now() - p->rdv_found_ns);
+        tcpud_sbuf_printf(b, ", told %s %s ago",
+                          tcpud_addr_format(&p->rdv_addr, 1, a, sizeof(a)), up);
+      }
+      tcpud_sbuf_printf(b, "\n");
+    }
     if (p->out != NULL) {
       tcpud_sbuf_printf(b, "  control channel to it: %s\n",
                         session_state(p->out));
@@ -577,6 +602,23 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
       es.auth_failures, es.replays_dropped, es.cookies_sent,
       es.cookies_received, es.drop_not_sealed, es.drop_no_session, es.roams);
 
+  tcpud_sbuf_printf(b, ",\"rendezvous\":");
+  if (!d->rdv_on) {
+    tcpud_sbuf_printf(b, "null");
+  } else {
+    tcpud_sbuf_printf(b, "{\"server\":");
+    tcpud_sbuf_json_str(
+        b, tcpud_addr_format(&d->rdv_server_addr, 1, a, sizeof(a)));
+    tcpud_sbuf_printf(b, ",\"name\":");
+    tcpud_sbuf_json_str(b, d->rdv_self);
+    tcpud_sbuf_printf(b, ",\"observed\":");
+    if (d->rdv_observed)
+      tcpud_sbuf_json_str(b,
+                          tcpud_addr_format(&d->rdv.observed, 1, a, sizeof(a)));
+    else
+      tcpud_sbuf_printf(b, "null");
+    tcpud_sbuf_printf(b, "}");
+  }
   tcpud_sbuf_printf(b, ",\"peers\":[");
   first = 1;
   for (tcpud_peer *p = d->peers; p != NULL; p = p->next) {
@@ -620,8 +662,25 @@ static void show_json(tcpud *d, tcpud_sbuf *b) {
     }
     tcpud_sbuf_printf(b,
                       ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-                      ",\"persistent_keepalive_s\":%u,\"control_out\":",
+                      ",\"persistent_keepalive_s\":%u,\"rendezvous\":",
                       pi.rx_bytes, pi.tx_bytes, p->tp ? p->keepalive_s : 0);
+    if (!p->rdv) {
+      tcpud_sbuf_printf(b, "null,\"control_out\":");
+    } else {
+      tcpud_sbuf_printf(b, "{\"name\":");
+      tcpud_sbuf_json_str(b, p->rdv_name);
+      tcpud_sbuf_printf(b,
+                        ",\"state\":\"%s\",\"lookups\":%" PRIu64
+                        ",\"answers\":%" PRIu64 ",\"address\":",
+                        tcpud_rdv_peer_state(p), p->rdv_lookups,
+                        p->rdv_answers);
+      if (p->rdv_found)
+        tcpud_sbuf_json_str(b,
+                            tcpud_addr_format(&p->rdv_addr, 1, a, sizeof(a)));
+      else
+        tcpud_sbuf_printf(b, "null");
+      tcpud_sbuf_printf(b, "},\"control_out\":");
+    }
     if (p->out == NULL) {
       tcpud_sbuf_printf(b, "null");
     } else {

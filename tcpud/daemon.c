@@ -12,7 +12,8 @@
  * pre-shared key changed, end with its session (tunpeer.c).  What the
  * tunnel socket itself was opened with (ListenPort, Address, Mode,
  * Cipher, PrivateKeyFile, MTU) and the control socket and capture file
- * need a restart; a reload says so and keeps the running values.
+ * need a restart; a reload says so and keeps the running values.  The
+ * rendezvous server and Name may change: rendezvous.c registers anew.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,8 +65,15 @@ tcpud_peer *tcpud_peer_match(tcpud *d, const tcpu_addr *addr) {
   return NULL;
 }
 
-/* Family the tunnel socket reaches: 0 (both, dual-stack), 4 or 6. */
-static int tunnel_family(tcpud *d) {
+void tcpud_watch_start(tcpud *d, uv_timer_t *t, uv_timer_cb cb,
+                       uint64_t every_ms) {
+  uv_timer_init(d->loop, t);
+  t->data = d;
+  uv_timer_start(t, cb, every_ms, every_ms);
+  uv_unref((uv_handle_t *)t);
+}
+
+int tcpud_tunnel_family(tcpud *d) {
   if (d->local_addr.family == TCPU_AF_INET)
     return TCPU_AF_INET;
   return tcpud_addr_is_any(&d->local_addr) ? 0 : TCPU_AF_INET6;
@@ -77,12 +85,14 @@ static int resolve_peer(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
   tcpu_addr addr;
 
   if (!pc->has_endpoint) {
-    p->has_addr = 0;
+    /* A peer found through the rendezvous keeps the address it told. */
+    if (!(pc->rendezvous && p->rdv))
+      p->has_addr = 0;
     p->addr_changed = 0;
     return 0;
   }
-  if (tcpud_resolve(&addr, &pc->endpoint, tunnel_family(d), err, sizeof(err)) !=
-      0) {
+  if (tcpud_resolve(&addr, &pc->endpoint, tcpud_tunnel_family(d), err,
+                    sizeof(err)) != 0) {
     tcpud_log(level, "peer %s: Endpoint %s", pc->name, err);
     return -1;
   }
@@ -151,6 +161,7 @@ static int apply_peers(tcpud *d, int fatal) {
     *pp = p->next;
     if (!d->closing)
       tcpud_log(LOG_INFO, "peer %s removed", p->name);
+    tcpud_rdv_peer_forget(d, p);
     tcpud_tunpeer_remove(d, p);
     tcpud_peer_release(p);
   }
@@ -381,7 +392,8 @@ int tcpud_start(tcpud *d) {
   d->drain_timer.data = d;
   if (open_tunnel(d) != 0)
     goto fail;
-  if (open_pcap(d) != 0 || apply_peers(d, 1) != 0 || tcpud_ctl_listen(d) != 0 ||
+  if (open_pcap(d) != 0 || apply_peers(d, 1) != 0 ||
+      tcpud_rdv_apply(d, 1) != 0 || tcpud_ctl_listen(d) != 0 ||
       apply_services(d, 1) != 0 || apply_forwards(d) != 0)
     goto fail;
   apply_reverse(d);
@@ -492,6 +504,7 @@ int tcpud_reload(tcpud *d) {
   d->cfg = next; /* the arrays move with it */
   apply_log(d);
   apply_peers(d, 0);
+  tcpud_rdv_apply(d, 0);
   tcpud_sessions_recheck(d);
   apply_services(d, 0);
   apply_forwards(d);
@@ -528,6 +541,7 @@ static void finish(tcpud *d) {
     return;
   d->closing = 1;
   tcpud_hs_watch_stop(d);
+  tcpud_rdv_stop(d);
   close_handle((uv_handle_t *)&d->drain_timer);
   close_handle((uv_handle_t *)&d->sig_hup);
   close_handle((uv_handle_t *)&d->sig_term);

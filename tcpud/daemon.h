@@ -11,6 +11,8 @@
  *   tunpeer.c  the library's peers (tcpu_peer): keys, Endpoints and
  *              persistent keepalives pushed to the endpoint; sealed-mode
  *              addresses; watching handshakes
+ *   rendezvous.c  registering with a rendezvous server and finding the
+ *              peers behind NATs through it (Rendezvous = yes)
  *   control.c  the local control socket and `tcpu show`'s output
  *
  * The tunnel protocol: every forwarded TCP connection is one libtcpu
@@ -69,6 +71,23 @@ enum {
 #define TCPUD_CTL_RETRY_MAX_MS 30000
 /* At most this many -R listeners per control channel. */
 #define TCPUD_CTL_MAX_GRANTS 256
+/* Rendezvous (rendezvous.c): due lookups are started once a second; one
+ * lookup asks for at most 10 s; unanswered, the next comes after 5 s,
+ * doubling up to 60 s; an answered peer is looked up again at most every
+ * 60 s (sealed mode: only once silent); an answer within 2 s of a punch
+ * to the same address does not punch again (a lookup's answer and the
+ * server's push carry the same news). */
+#define TCPUD_RDV_TICK_MS 1000
+#define TCPUD_RDV_LOOKUP_TIMEOUT_MS 10000
+#define TCPUD_RDV_RETRY_MIN_MS 5000
+#define TCPUD_RDV_RELOOKUP_MS 60000
+#define TCPUD_RDV_PUNCH_GAP_MS 2000
+/* Sealed mode: a peer from which nothing at all came for this long is
+ * looked up again even without a handshake waiting (sessions are rekeyed
+ * within 3 min, REJECT_AFTER_TIME). */
+#define TCPUD_RDV_SILENT_MAX_MS 240000
+/* A server silent this long after registering starts is logged. */
+#define TCPUD_RDV_SILENT_SERVER_MS 10000
 
 typedef struct tcpud tcpud;
 typedef struct tcpud_pipe tcpud_pipe;
@@ -98,6 +117,17 @@ typedef struct tcpud_peer {
   uint64_t mismatch_logged; /* when the last one was logged, ns */
   uint64_t hs_wait_since; /* ns: no session since, 0 when it has one */
   uint64_t hs_logged;     /* ns: last "failing" line, 0 none */
+  /* rendezvous.c: found through the rendezvous server */
+  unsigned rdv : 1;       /* Rendezvous = yes (and the server is in use) */
+  unsigned rdv_found : 1; /* an address came */
+  char rdv_name[TCPUD_RDV_NAME_MAX + 1];
+  tcpu_uv_rendezvous_req *rdv_lookup; /* the pending lookup, or NULL */
+  tcpu_addr rdv_addr;      /* the last address the server told */
+  uint64_t rdv_next_ns;    /* the next lookup is due (ns) */
+  uint64_t rdv_found_ns;   /* when the last address came */
+  uint64_t rdv_met_ns;     /* when we last punched towards it */
+  unsigned rdv_backoff_ms; /* after unanswered lookups; 0 after an answer */
+  uint64_t rdv_lookups, rdv_answers;
 } tcpud_peer;
 
 /* A [Service] (or the service of a -R forward): a tunnel listener. */
@@ -206,6 +236,17 @@ struct tcpud {
   unsigned ctl_listening : 1;
   tcpud_pcap *pcap;
   uv_timer_t pcap_timer; /* flushes the capture every second */
+  /* rendezvous.c: the registration, while Rendezvous is set */
+  tcpu_uv_rendezvous rdv;
+  unsigned rdv_on : 1;       /* registered (or registering) */
+  unsigned rdv_observed : 1; /* the server answered: rdv.observed */
+  unsigned rdv_warned : 1;   /* said that it does not answer */
+  unsigned rdv_timer_open : 1;
+  struct sockaddr_storage rdv_server;
+  tcpu_addr rdv_server_addr;
+  char rdv_self[TCPUD_RDV_NAME_MAX + 1]; /* the name registered */
+  uint64_t rdv_started_ns;               /* registering since */
+  uv_timer_t rdv_timer;                  /* starts the lookups due */
 
   tcpud_peer *peers;
   tcpud_service *services;
@@ -257,6 +298,12 @@ tcpud_peer *tcpud_peer_find(tcpud *d, const char *name);
 const tcpud_peer_conf *tcpud_peer_conf_of(tcpud *d, const char *name);
 /* Monotonic time in ns (uv_hrtime). */
 uint64_t tcpud_now(void);
+/* Family the tunnel socket reaches: 0 (both, dual-stack), 4 or 6. */
+int tcpud_tunnel_family(tcpud *d);
+/* Starts t (data d) calling cb every every_ms, without keeping the loop
+ * alive: the periodic watches (handshakes, rendezvous). */
+void tcpud_watch_start(tcpud *d, uv_timer_t *t, uv_timer_cb cb,
+                       uint64_t every_ms);
 /* uv or libtcpu error text. */
 const char *tcpud_strerror(int err);
 
@@ -273,6 +320,11 @@ int tcpud_tunpeer_sync(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
 /* Removes the library's peer of p (its connections end, its keys are
  * wiped); only forgets it once the endpoint is closing. */
 void tcpud_tunpeer_remove(tcpud *d, tcpud_peer *p);
+/* Plain mode: the peer is at addr now (rendezvous.c): its Endpoint for
+ * new connections, and the library's peer is added or moved there.  0, or
+ * -1 (logged) when the library's peer cannot move. */
+int tcpud_tunpeer_learn(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
+                        const tcpu_addr *addr);
 /* The address the peer's connections use: sealed mode, its TCPU_AF_PEER
  * address; plain mode, its Endpoint.  0, or -1 when there is none. */
 int tcpud_peer_conn_addr(const tcpud_peer *p, tcpu_addr *a);
@@ -342,6 +394,24 @@ void tcpud_sessions_recheck(tcpud *d);
 void tcpud_sessions_close(tcpud *d);
 /* Frees a peer removed by a reload (closes its channel first). */
 void tcpud_peer_release(tcpud_peer *p);
+/* The peer's address was just learned or changed (plain mode,
+ * rendezvous.c): our control channel to it connects now instead of at its
+ * next retry, or moves there. */
+void tcpud_peer_addr_learned(tcpud *d, tcpud_peer *p);
+
+/* ---- rendezvous.c */
+
+/* Makes the registration and the lookups match the configuration: at
+ * start (fatal: a server that does not resolve stops tcpud) and after
+ * apply_peers on reload.  0 or -1 (logged). */
+int tcpud_rdv_apply(tcpud *d, int fatal);
+/* Stops looking the peer up (it is removed, or no longer Rendezvous). */
+void tcpud_rdv_peer_forget(tcpud *d, tcpud_peer *p);
+/* Ends the registration and every lookup (the daemon stops). */
+void tcpud_rdv_stop(tcpud *d);
+/* For `tcpu show`: "looking up", "found", ... or NULL when the peer is
+ * not found through the rendezvous. */
+const char *tcpud_rdv_peer_state(const tcpud_peer *p);
 
 /* ---- control.c */
 

@@ -7,6 +7,8 @@
  *   tcpud --peer HOST:7000 -L 8080:80
  *   tcpud --mode sealed --private-key FILE --peer HOST:7000 --public-key KEY
  *         -L 8080:80
+ *   tcpud --rendezvous HOST:7400 --name alice --peer bob=rendezvous
+ *         -L 8080:80                                 (both behind NATs)
  *
  * Exit codes: 0 after an orderly stop (SIGTERM/SIGINT drained), 1 on a
  * run-time failure, 2 for a bad command line, 3 for a bad configuration.
@@ -47,12 +49,21 @@ static const char usage_text[] =
     "                         address, an ephemeral port)\n"
     "  --peer [NAME=]HOST:PORT  a peer (the first one is named \"peer\");\n"
     "                         sealed mode: --peer NAME, a peer without an\n"
-    "                         address (it connects in)\n"
+    "                         address (it connects in); NAME=rendezvous:\n"
+    "                         found through --rendezvous\n"
     "  --public-key KEY       sealed mode: the last --peer's public key\n"
     "  --preshared-key FILE   sealed mode: the last --peer's pre-shared key\n"
     "  --persistent-keepalive SECS\n"
     "                         keep NAT mappings towards the last --peer\n"
     "                         open (25 is a good value behind a NAT)\n"
+    "  --rendezvous-name NAME the last --peer is found through the\n"
+    "                         rendezvous under NAME (default: sealed, its\n"
+    "                         public key; plain, its NAME)\n"
+    "  --rendezvous HOST:PORT a rendezvous server (tcpu rendezvous): this\n"
+    "                         host registers there, and finds the peers\n"
+    "                         given as --peer NAME=rendezvous\n"
+    "  --name NAME            the name registered there (sealed mode:\n"
+    "                         default our public key; plain: required)\n"
     "  -L [BIND:]PORT:SERVICE[@PEER]\n"
     "                         listen on BIND:PORT (BIND 127.0.0.1) and\n"
     "                         forward to the peer's service SERVICE\n"
@@ -122,6 +133,9 @@ static int takes_value(const char *o) {
                                   "--public-key",
                                   "--preshared-key",
                                   "--persistent-keepalive",
+                                  "--rendezvous",
+                                  "--name",
+                                  "--rendezvous-name",
                                   "--log-level",
                                   "--socket",
                                   "--pcap",
@@ -153,6 +167,9 @@ static const char *canonical_flag(const char *name) {
                                       "--public-key",
                                       "--preshared-key",
                                       "--persistent-keepalive",
+                                      "--rendezvous",
+                                      "--name",
+                                      "--rendezvous-name",
                                       NULL};
   for (int i = 0; flags[i]; i++)
     if (strcmp(flags[i], name) == 0)

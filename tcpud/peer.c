@@ -593,6 +593,21 @@ void tcpud_peer_sync_reverse(tcpud *d, tcpud_peer *p) {
     session_connect(s);
 }
 
+void tcpud_peer_addr_learned(tcpud *d, tcpud_peer *p) {
+  tcpud_session *s = p->out;
+
+  if (s == NULL || s->dead || d->draining || d->closing)
+    return;
+  if (!s->stream_open) {
+    /* Waiting for an address, or for its next try: now. */
+    uv_timer_stop(&s->retry);
+    s->backoff_ms = TCPUD_CTL_RETRY_MIN_MS;
+    session_connect(s);
+    return;
+  }
+  tcpud_peer_sync_reverse(d, p); /* moves an open channel to the address */
+}
+
 void tcpud_peer_release(tcpud_peer *p) {
   if (p->out != NULL) {
     session_end(p->out);

@@ -17,6 +17,10 @@
  * last authenticated datagram came from.  Everything done through
  * d->tun.ep is followed by tcpu_uv_endpoint_flush (tcpu_uv.h).
  *
+ * A peer found through the rendezvous (rendezvous.c) gets its address at
+ * run time: in plain mode tcpud_tunpeer_learn makes it the peer's
+ * endpoint, as an Endpoint would be.
+ *
  * The handshake watch (sealed mode) polls tcpu_peer_get_info once a
  * second: the core reports nothing per datagram, and tcpud logs nothing
  * per datagram either (silence towards the unauthenticated, DESIGN §6).
@@ -44,6 +48,22 @@ static void psk_id_of(const tcpud_peer_conf *pc, int sealed,
   memset(id, 0, TCPUD_KEY_LEN);
   if (sealed && pc->has_psk)
     crypto_generichash(id, TCPUD_KEY_LEN, pc->psk, TCPUD_KEY_LEN, NULL, 0);
+}
+
+/* Moves the library's peer to p->addr.  0, or the error (logged). */
+static int move_peer(tcpud *d, tcpud_peer *p, uint64_t now) {
+  char a[TCPUD_ADDRSTRLEN];
+  tcpu_addr ep_addr;
+  int rv;
+
+  core_endpoint(d, &p->addr, &ep_addr);
+  rv = tcpu_peer_set_endpoint(p->tp, &ep_addr, now);
+  if (rv != 0)
+    tcpud_log(LOG_WARNING, "peer %s: cannot move it to %s: %s%s", p->name,
+              tcpud_addr_format(&p->addr, 1, a, sizeof(a)), tcpu_strerror(rv),
+              rv == TCPU_ERR_ADDRINUSE ? " (another peer has that address)"
+                                       : "");
+  return rv;
 }
 
 void tcpud_tunpeer_remove(tcpud *d, tcpud_peer *p) {
@@ -123,16 +143,12 @@ int tcpud_tunpeer_sync(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
       tcpud_log(LOG_DEBUG, "peer %s: key %s%s, endpoint %s", p->name,
                 tcpud_key_prefix(pc->public_key, 8, k, sizeof(k)),
                 pc->has_psk ? " with a pre-shared key" : "",
-                p->has_addr ? tcpud_addr_format(&p->addr, 1, a, sizeof(a))
-                            : "none (it connects in)");
-  } else if (p->addr_changed && p->has_addr) {
-    rv = tcpu_peer_set_endpoint(p->tp, &ep_addr, now);
-    if (rv != 0)
-      tcpud_log(LOG_WARNING, "peer %s: cannot move it to %s: %s", p->name,
-                tcpud_addr_format(&p->addr, 1, a, sizeof(a)),
-                tcpu_strerror(rv));
-    else
-      tcpud_log(LOG_INFO, "peer %s: Endpoint now %s", p->name, a);
+                p->has_addr      ? tcpud_addr_format(&p->addr, 1, a, sizeof(a))
+                : pc->rendezvous ? "from the rendezvous"
+                                 : "none (it connects in)");
+  } else if (p->addr_changed && p->has_addr && move_peer(d, p, now) == 0) {
+    tcpud_log(LOG_INFO, "peer %s: Endpoint now %s", p->name,
+              tcpud_addr_format(&p->addr, 1, a, sizeof(a)));
   }
   p->addr_changed = 0;
   if (added || p->keepalive_s != pc->keepalive_s) {
@@ -140,6 +156,22 @@ int tcpud_tunpeer_sync(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
         p->tp, (tcpu_duration)pc->keepalive_s * 1000000000u, now);
     p->keepalive_s = pc->keepalive_s;
   }
+  tcpu_uv_endpoint_flush(&d->tun);
+  return 0;
+}
+
+int tcpud_tunpeer_learn(tcpud *d, tcpud_peer *p, const tcpud_peer_conf *pc,
+                        const tcpu_addr *addr) {
+  p->addr = *addr;
+  tcpud_addr_unmap(&p->addr); /* as resolve_peer spells Endpoints */
+  p->has_addr = 1;
+  p->addr_changed = 0;
+  if (d->tun.ep == NULL || d->closing)
+    return 0;
+  if (p->tp == NULL)
+    return tcpud_tunpeer_sync(d, p, pc, 0); /* adds it, with its keepalive */
+  if (move_peer(d, p, tcpud_now()) != 0)
+    return -1;
   tcpu_uv_endpoint_flush(&d->tun);
   return 0;
 }
@@ -307,12 +339,8 @@ static void on_hs_timer(uv_timer_t *t) {
 void tcpud_hs_watch_start(tcpud *d) {
   if (d->mode != TCPUD_MODE_SEALED || d->hs_timer_open)
     return;
-  uv_timer_init(d->loop, &d->hs_timer);
-  d->hs_timer.data = d;
+  tcpud_watch_start(d, &d->hs_timer, on_hs_timer, TCPUD_HS_WATCH_MS);
   d->hs_timer_open = 1;
-  uv_timer_start(&d->hs_timer, on_hs_timer, TCPUD_HS_WATCH_MS,
-                 TCPUD_HS_WATCH_MS);
-  uv_unref((uv_handle_t *)&d->hs_timer);
 }
 
 void tcpud_hs_watch_stop(tcpud *d) {

@@ -11,6 +11,16 @@
 #                         a fresh port, so a flushed mapping is a rebinding).
 #                         Sets NAT_TIMEOUTS=1 when the router's idle UDP
 #                         mappings could be set to expire after 3 s.
+#                         Like a home router's firewall it drops what
+#                         arrives unasked at its outside address: without
+#                         that, a hole-punching datagram that comes before
+#                         the host behind has sent to its source leaves a
+#                         conntrack entry whose tuple the host's own reply
+#                         would clash with, and masquerade gives the reply
+#                         another port (the peer then drops it): no two
+#                         such NATs could ever meet.  ("random" maps every
+#                         destination to its own port, which no hole
+#                         punching gets through: only for one-NAT tests.)
 #   nat_flush ID          forgets the router's mappings (conntrack -F)
 #   in_ns NS CMD...       runs CMD in a namespace
 #
@@ -62,6 +72,14 @@ table ip nat {
   chain post {
     type nat hook postrouting priority 100;
     oifname "ro$id-$$" masquerade $opts
+  }
+}
+NFT
+  in_ns "$r" nft -f - <<NFT || skip "nftables filtering is not available"
+table ip filter {
+  chain input {
+    type filter hook input priority 0;
+    iifname "ro$id-$$" ct state new drop
   }
 }
 NFT

@@ -142,6 +142,60 @@ expect_rc 3 "$TCPUD" --peer laptop --service 80=80 --socket off
 expect_msg "--peer laptop: a peer without HOST:PORT is for sealed mode"
 expect_rc 3 "$TCPUD" --peer 127.0.0.1:7000 --persistent-keepalive soon -L 80:80 --socket off
 expect_msg "--persistent-keepalive soon: PersistentKeepalive = 'soon': expected a number from 0 to 65535"
+
+log "rendezvous: file:line errors, defaults, flags"
+cat >"$WORK/rdv.conf" <<'CONF'
+[Interface]
+Name = has space
+[Peer]
+Name = p
+Rendezvous = maybe
+[Peer]
+Name = q
+Endpoint = 192.0.2.1:7000
+Rendezvous = yes
+[Peer]
+Name = r
+AllowedIPs = 192.0.2.9
+RendezvousName = r
+CONF
+expect_rc 3 "$TCPUD" --check-config "$WORK/rdv.conf"
+expect_msg "$WORK/rdv.conf:2: Name = 'has space': rendezvous names are 1 to 64 printable characters without spaces"
+expect_msg "$WORK/rdv.conf:5: Rendezvous = 'maybe': expected yes or no"
+expect_msg "$WORK/rdv.conf:6: peer q: Rendezvous = yes needs the server: [Interface] Rendezvous = HOST:PORT"
+expect_msg "$WORK/rdv.conf:6: peer q: Endpoint and Rendezvous = yes exclude each other"
+expect_msg "warning: $WORK/rdv.conf:10: peer r: RendezvousName is used only with Rendezvous = yes"
+cat >"$WORK/rdv2.conf" <<'CONF'
+[Interface]
+Rendezvous = 192.0.2.7:7400
+[Peer]
+Name = b
+Rendezvous = yes
+[Peer]
+Name = c
+Rendezvous = yes
+RendezvousName = b
+CONF
+expect_rc 3 "$TCPUD" --check-config "$WORK/rdv2.conf"
+expect_msg "$WORK/rdv2.conf:2: plain mode needs Name (--name) with Rendezvous"
+expect_msg "$WORK/rdv2.conf:6: peer c: the same RendezvousName as peer b ($WORK/rdv2.conf:3)"
+# Plain mode, peer found through the rendezvous: the forward's only peer,
+# no Endpoint needed, no keepalive warning.
+printf '[Interface]\nRendezvous = 192.0.2.7:7400\nName = a\n[Peer]\nName = b\nRendezvous = yes\n[Forward]\nLocal = 8080\nService = 80\n' >"$WORK/rdv3.conf"
+expect_rc 0 "$TCPUD" --check-config "$WORK/rdv3.conf"
+[[ -s "$WORK/out.log" ]] && grep -q warning "$WORK/out.log" && fail "warnings: $(cat "$WORK/out.log")"
+printf '[Interface]\nRendezvous = 192.0.2.7:7400\nName = b\n[Peer]\nName = b\nRendezvous = yes\n' >"$WORK/rdv4.conf"
+expect_rc 3 "$TCPUD" --check-config "$WORK/rdv4.conf"
+expect_msg "$WORK/rdv4.conf:4: peer b: RendezvousName b is this host's own Name"
+expect_rc 3 "$TCPUD" --peer bob=rendezvous -L 8080:80 --socket off
+expect_msg "--peer bob=rendezvous: peer bob: Rendezvous = yes needs the server"
+expect_rc 3 "$TCPUD" --rendezvous 192.0.2.7:7400 --peer bob=rendezvous -L 8080:80 --socket off
+expect_msg "--rendezvous 192.0.2.7:7400: plain mode needs Name (--name) with Rendezvous"
+expect_rc 3 "$TCPUD" --rendezvous 192.0.2.7 --name a --peer bob=rendezvous -L 8080:80 --socket off
+expect_msg "--rendezvous 192.0.2.7: Rendezvous:"
+expect_rc 3 "$TCPUD" --rendezvous-name bob --socket off
+expect_msg "--rendezvous-name belongs to a peer"
+
 expect_rc 0 "$TCPUD" --help
 expect_rc 0 "$TCPUD" --version
 log ok
