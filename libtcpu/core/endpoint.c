@@ -466,7 +466,7 @@ int tcpu_endpoint_recv(tcpu_endpoint *ep, const tcpu_addr *from,
   if (ep->peers.sealed != NULL)
     tcpu_sealed_recv(ep, from, dgram, len, now);
   else if (plain_keepalive(dgram, len))
-    ep->st.keepalives_received++;
+    tcpu_peer_plain_keepalive_in(ep, from, len, now);
   else {
     if (ep->tap)
       ep->tap(ep->tap_arg, 0, from, dgram, len);

@@ -207,24 +207,38 @@ int tcpu_peer_punching(const tcpu_endpoint *ep, const tcpu_addr *from,
          now - p->punch_start < TCPU_PUNCH_QUIET_NS;
 }
 
-static void punch_once(tcpu_peer *p, tcpu_tstamp now) {
-  if (p->sealed) {
-    tcpu_sealed_initiate(p, 1, now);
-  } else {
-    tcpu_peers_queue_msg(p->ep, &p->endpoint, plain_keepalive,
-                         sizeof plain_keepalive);
-    p->ep->st.keepalives_sent++;
+/* Plain keepalives and punches are the same byte. */
+static void plain_keepalive_out(tcpu_peer *p) {
+  tcpu_peers_queue_msg(p->ep, &p->endpoint, plain_keepalive,
+                       sizeof plain_keepalive);
+  p->ep->st.keepalives_sent++;
+  p->tx_bytes += sizeof plain_keepalive;
+}
+
+void tcpu_peer_plain_keepalive_in(tcpu_endpoint *ep, const tcpu_addr *from,
+                                  size_t len, tcpu_tstamp now) {
+  ep->st.keepalives_received++;
+  /* Only keepalives are looked up: a peer search per segment would cost
+   * every plain datagram, and connections are keyed by address anyway. */
+  tcpu_peer *p = ep->peers.count > 0 ? tcpu_peers_by_conn_addr(ep, from)
+                                     : NULL;
+  if (p != NULL) {
+    p->rx_bytes += len;
+    p->last_received = now;
   }
+}
+
+static void punch_once(tcpu_peer *p, tcpu_tstamp now) {
+  if (p->sealed)
+    tcpu_sealed_initiate(p, 1, now);
+  else
+    plain_keepalive_out(p);
 }
 
 void tcpu_peer_plain_expiry(tcpu_peer *p, tcpu_tstamp now) {
   if (p->t_keepalive <= now) {
-    if (p->endpoint.family != 0) {
-      tcpu_peers_queue_msg(p->ep, &p->endpoint, plain_keepalive,
-                           sizeof plain_keepalive);
-      p->ep->st.keepalives_sent++;
-      p->tx_bytes += sizeof plain_keepalive;
-    }
+    if (p->endpoint.family != 0)
+      plain_keepalive_out(p);
     p->t_keepalive = now + p->keepalive;
   }
   if (p->t_punch <= now) {

@@ -116,6 +116,9 @@ void tcpu_peer_learn_endpoint(tcpu_peer *p, const tcpu_addr *from);
 /* 1 when from is a peer punched within TCPU_PUNCH_QUIET_NS. */
 int tcpu_peer_punching(const tcpu_endpoint *ep, const tcpu_addr *from,
                        tcpu_tstamp now);
+/* A plain keepalive (or punch) arrived from `from`. */
+void tcpu_peer_plain_keepalive_in(tcpu_endpoint *ep, const tcpu_addr *from,
+                                  size_t len, tcpu_tstamp now);
 /* Runs the plain keepalive and punch deadlines that are due. */
 void tcpu_peer_plain_expiry(tcpu_peer *p, tcpu_tstamp now);
 /* Moves every connection of the peer to the output queue (keys arrived). */

@@ -129,6 +129,59 @@ static void sealed_pair(world *w, int filtering, tcpu_peer *peers[2]) {
                      0);
 }
 
+/* Rounds until both hosts' connections are established (at most max);
+ * returns how many it took, and fails unless both are. */
+static int until_established(world *w, int max) {
+  int rounds = 0;
+  while (rounds < max &&
+         (tcpu_conn_state(w->h[0].conn) != TCPU_ESTABLISHED ||
+          tcpu_conn_state(w->h[1].conn) != TCPU_ESTABLISHED)) {
+    round_trip(w);
+    rounds++;
+  }
+  assert_int_equal(tcpu_conn_state(w->h[0].conn), TCPU_ESTABLISHED);
+  assert_int_equal(tcpu_conn_state(w->h[1].conn), TCPU_ESTABLISHED);
+  return rounds;
+}
+
+/* msg from host `from` arrives at the other, whole. */
+static void message_gets_through(world *w, int from, const char *msg) {
+  size_t len = strlen(msg) + 1;
+  host *dst = &w->h[!from];
+  assert_int_equal(tcpu_conn_write(w->h[from].conn, (const uint8_t *)msg, len,
+                                   w->now),
+                   len);
+  for (int i = 0; i < 100; i++)
+    round_trip(w);
+  assert_int_equal(dst->got, len);
+  assert_memory_equal(dst->rx, msg, len);
+}
+
+/* Each host punches towards its peer and dials it from and to port
+ * 7000; host 1 starts `lag` rounds after host 0. */
+static void dial_each_other(world *w, tcpu_peer *p[2], int lag) {
+  for (int i = 0; i < 2; i++) {
+    tcpu_addr a;
+    tcpu_peer_addr(p[i], &a);
+    assert_int_equal(tcpu_peer_punch(p[i], w->now), 0);
+    assert_int_equal(tcpu_connect(w->h[i].ep, &a, 7000, 7000, &w->h[i].conn,
+                                  w->now),
+                     0);
+    for (int r = 0; i == 0 && r < lag; r++)
+      round_trip(w);
+  }
+}
+
+/* Both hosts plain, each knowing the other as a peer. */
+static void plain_pair(world *w, int filtering, tcpu_peer *p[2]) {
+  host_init(w, 0, 0, NULL, filtering);
+  host_init(w, 1, 0, NULL, filtering);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(tcpu_peer_add(w->h[i].ep, NULL, NULL, &w->h[!i].pub,
+                                   &p[i], w->now),
+                     0);
+}
+
 /* ------------------------------------------------------------ keepalive */
 
 static void test_plain_persistent_keepalive(void **state) {
@@ -149,13 +202,26 @@ static void test_plain_persistent_keepalive(void **state) {
     round_trip(&w);
   assert_int_equal(stats(&w.h[0]).keepalives_sent, 4);
   assert_int_equal(stats(&w.h[1]).keepalives_received, 4);
+  tcpu_peer_info pi;
+  tcpu_peer_get_info(p, &pi);
+  assert_int_equal(pi.tx_bytes, 4);
+  assert_int_equal(pi.persistent_keepalive, 25 * TCPU_NS_PER_S);
+  tcpu_peer *back;
+  assert_int_equal(tcpu_peer_add(w.h[1].ep, NULL, NULL, &w.h[0].pub, &back,
+                                 w.now),
+                   0);
+  for (int i = 0; i < 26000; i++)
+    round_trip(&w);
+  tcpu_peer_get_info(back, &pi);
+  assert_int_equal(pi.rx_bytes, 1);
+  assert_true(w.now - pi.last_received < 26 * TCPU_NS_PER_S);
   /* Keepalives are not TCP: nothing answered, nothing counted as bad. */
   assert_int_equal(stats(&w.h[1]).drop_short, 0);
   assert_int_equal(stats(&w.h[1]).dgrams_out, 0);
   tcpu_peer_set_persistent_keepalive(p, 0, w.now);
   for (int i = 0; i < 60000; i++)
     round_trip(&w);
-  assert_int_equal(stats(&w.h[1]).keepalives_received, 4);
+  assert_int_equal(stats(&w.h[1]).keepalives_received, 5);
   world_free(&w);
 }
 
@@ -223,37 +289,13 @@ static void test_plain_simultaneous_open_through_nats(void **state) {
   (void)state;
   world w = {.now = TCPU_NS_PER_S};
   tcpu_peer *p[2];
-  host_init(&w, 0, 0, NULL, 1);
-  host_init(&w, 1, 0, NULL, 1);
-  for (int i = 0; i < 2; i++) {
-    assert_int_equal(tcpu_peer_add(w.h[i].ep, NULL, NULL, &w.h[!i].pub, &p[i],
-                                   w.now),
-                     0);
-    assert_int_equal(tcpu_peer_punch(p[i], w.now), 0);
-    assert_int_equal(tcpu_connect(w.h[i].ep, &w.h[!i].pub, 7000, 7000,
-                                  &w.h[i].conn, w.now),
-                     0);
-  }
-  int rounds = 0;
-  while (rounds < 5000 &&
-         (tcpu_conn_state(w.h[0].conn) != TCPU_ESTABLISHED ||
-          tcpu_conn_state(w.h[1].conn) != TCPU_ESTABLISHED)) {
-    round_trip(&w);
-    rounds++;
-  }
-  assert_int_equal(tcpu_conn_state(w.h[0].conn), TCPU_ESTABLISHED);
-  assert_int_equal(tcpu_conn_state(w.h[1].conn), TCPU_ESTABLISHED);
+  plain_pair(&w, 1, p);
+  dial_each_other(&w, p, 0);
+  int rounds = until_established(&w, 5000);
   /* Host 0's first datagrams met a closed NAT. */
   assert_true(w.h[1].dropped_by_nat > 0);
   assert_true(rounds < 10);
-  const char msg[] = "through two NATs";
-  assert_int_equal(tcpu_conn_write(w.h[0].conn, (const uint8_t *)msg,
-                                   sizeof msg, w.now),
-                   sizeof msg);
-  for (int i = 0; i < 100; i++)
-    round_trip(&w);
-  assert_int_equal(w.h[1].got, sizeof msg);
-  assert_memory_equal(w.h[1].rx, msg, sizeof msg);
+  message_gets_through(&w, 0, "through two NATs");
   world_free(&w);
 }
 
@@ -265,26 +307,13 @@ static void test_plain_punch_late_side_not_refused(void **state) {
   (void)state;
   world w = {.now = TCPU_NS_PER_S};
   tcpu_peer *p[2];
-  host_init(&w, 0, 0, NULL, 0);
-  host_init(&w, 1, 0, NULL, 0);
-  for (int i = 0; i < 2; i++)
-    assert_int_equal(tcpu_peer_add(w.h[i].ep, NULL, NULL, &w.h[!i].pub, &p[i],
-                                   w.now),
-                     0);
-  for (int i = 0; i < 2; i++) {
-    assert_int_equal(tcpu_peer_punch(p[i], w.now), 0);
-    assert_int_equal(tcpu_connect(w.h[i].ep, &w.h[!i].pub, 7000, 7000,
-                                  &w.h[i].conn, w.now),
-                     0);
-    for (int r = 0; i == 0 && r < 50; r++) /* host 1 hears 50 ms later */
-      round_trip(&w);
-  }
+  plain_pair(&w, 0, p);
+  dial_each_other(&w, p, 50); /* host 1 hears 50 ms later */
+  until_established(&w, 3000);
+  assert_int_equal(stats(&w.h[1]).rst_sent, 1);
+  /* Outside the punch window (3 s) a RST refuses, as always. */
   for (int r = 0; r < 3000; r++)
     round_trip(&w);
-  assert_int_equal(tcpu_conn_state(w.h[0].conn), TCPU_ESTABLISHED);
-  assert_int_equal(tcpu_conn_state(w.h[1].conn), TCPU_ESTABLISHED);
-  assert_int_equal(stats(&w.h[1]).rst_sent, 1);
-  /* Outside the punch window a RST refuses, as always. */
   tcpu_conn *c;
   assert_int_equal(tcpu_connect(w.h[0].ep, &w.h[1].pub, 7001, 7001, &c,
                                 w.now),
@@ -304,38 +333,18 @@ static void sealed_simultaneous(int filtering) {
   world w = {.now = TCPU_NS_PER_S};
   tcpu_peer *peers[2];
   sealed_pair(&w, filtering, peers);
-  for (int i = 0; i < 2; i++) {
-    tcpu_addr a;
-    tcpu_peer_addr(peers[i], &a);
-    assert_int_equal(a.family, TCPU_AF_PEER);
-    assert_int_equal(tcpu_peer_punch(peers[i], w.now), 0);
-    assert_int_equal(tcpu_connect(w.h[i].ep, &a, 7000, 7000, &w.h[i].conn,
-                                  w.now),
-                     0);
-  }
-  int rounds = 0;
-  while (rounds < 10000 &&
-         (tcpu_conn_state(w.h[0].conn) != TCPU_ESTABLISHED ||
-          tcpu_conn_state(w.h[1].conn) != TCPU_ESTABLISHED)) {
-    round_trip(&w);
-    rounds++;
-  }
-  assert_int_equal(tcpu_conn_state(w.h[0].conn), TCPU_ESTABLISHED);
-  assert_int_equal(tcpu_conn_state(w.h[1].conn), TCPU_ESTABLISHED);
+  dial_each_other(&w, peers, 0);
+  tcpu_conn_info ci;
+  tcpu_conn_get_info(w.h[0].conn, &ci);
+  assert_int_equal(ci.peer.family, TCPU_AF_PEER);
+  int rounds = until_established(&w, 10000);
   assert_true(rounds < 200); /* the punch schedule, not REKEY_TIMEOUT */
   assert_int_equal(stats(&w.h[0]).handshakes_done, 1);
   assert_int_equal(stats(&w.h[1]).handshakes_done, 1);
   assert_int_equal(stats(&w.h[0]).handshakes_failed +
                        stats(&w.h[1]).handshakes_failed,
                    0);
-  const char msg[] = "sealed through two NATs";
-  assert_int_equal(tcpu_conn_write(w.h[1].conn, (const uint8_t *)msg,
-                                   sizeof msg, w.now),
-                   sizeof msg);
-  for (int i = 0; i < 100; i++)
-    round_trip(&w);
-  assert_int_equal(w.h[0].got, sizeof msg);
-  assert_memory_equal(w.h[0].rx, msg, sizeof msg);
+  message_gets_through(&w, 1, "sealed through two NATs");
   world_free(&w);
 }
 

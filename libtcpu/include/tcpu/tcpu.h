@@ -532,7 +532,9 @@ TCPU_EXTERN int tcpu_peer_add(tcpu_endpoint *ep, const uint8_t *public_key,
                               const uint8_t *psk, const tcpu_addr *endpoint,
                               tcpu_peer **pp, tcpu_tstamp now);
 /* Removes the peer: its connections are aborted (closed callback with
- * ABORTED), its keys wiped.  The pointer is invalid afterwards. */
+ * ABORTED, delivered by the endpoint's next recv, send or handle_expiry
+ * call, as every callback is), its keys wiped.  The pointer is invalid
+ * afterwards. */
 TCPU_EXTERN void tcpu_peer_remove(tcpu_peer *p, tcpu_tstamp now);
 /* The peer with this public key (sealed) or NULL. */
 TCPU_EXTERN tcpu_peer *tcpu_peer_find(const tcpu_endpoint *ep,
@@ -577,9 +579,12 @@ typedef struct tcpu_peer_info {
   unsigned session : 1;   /* keys that can send right now */
   unsigned handshaking : 1; /* an initiation awaits its response */
   tcpu_tstamp last_handshake; /* TCPU_TSTAMP_NONE: never */
-  tcpu_tstamp last_received;  /* last authenticated datagram */
+  tcpu_tstamp last_received;  /* last authenticated datagram (sealed);
+                                 last keepalive or punch (plain) */
   tcpu_duration persistent_keepalive;
-  uint64_t rx_bytes, tx_bytes; /* UDP payload bytes */
+  uint64_t rx_bytes, tx_bytes; /* UDP payload bytes; plain mode counts
+                                  only keepalives and punches (its segments
+                                  are not matched to peers) */
   uint64_t handshakes, roams;
   /* Its initiations used the other cipher: the configurations disagree
    * (found on the responder's side; the initiator sees no answer). */
