@@ -44,7 +44,7 @@ ready() {
 
 read -r base < <("$PEER" ports 12)
 S=$base B=$((base + 1)) L=$((base + 2)) R=$((base + 3)) L2=$((base + 4))
-KS=$((base + 5)) KL=$((base + 6))
+KS=$((base + 5)) KL=$((base + 6)) SB=$((base + 7)) SL=$((base + 8))
 
 # Mbit/s of one client run (testpeer prints "... sent in T s (X MB/s)"),
 # or null when it failed.
@@ -71,6 +71,20 @@ kernel1=$(measure $S 1 $bytes)
 kernel8=$(measure $S 8 $((bytes / 8)))
 tcpud1=$(measure $L 1 $bytes)
 tcpud8=$(measure $L 8 $((bytes / 8)))
+
+# The same pair sealed (Noise IK, ChaCha20-Poly1305): the encrypted
+# tunnel next to kcptun's encrypted one.
+(umask 077; "$TCPU" genkey >"$work/a.key"; "$TCPU" genkey >"$work/b.key")
+bg "$TCPUD" --listen 127.0.0.1:$SB --mode sealed --private-key "$work/b.key" \
+  --peer a --public-key "$("$TCPU" pubkey <"$work/a.key")" \
+  --service 80=127.0.0.1:$S --socket "$work/SB.sock"
+bg "$TCPUD" --mode sealed --private-key "$work/a.key" \
+  --peer b=127.0.0.1:$SB --public-key "$("$TCPU" pubkey <"$work/b.key")" \
+  -L $SL:80 --socket "$work/SA.sock"
+ready "$work/SB.sock"
+ready "$work/SA.sock"
+sealed1=$(measure $SL 1 $bytes)
+sealed8=$(measure $SL 8 $((bytes / 8)))
 
 kcp1=null kcp8=null kcp_note="kcptun not installed (apt-get install kcptun)"
 if command -v kcptun-server >/dev/null && command -v kcptun-client >/dev/null; then
@@ -101,6 +115,7 @@ cat <<EOF
   "loopback_mbps": {
     "kernel_tcp_direct": {"one": $kernel1, "eight": $kernel8},
     "tcpud_pair": {"one": $tcpud1, "eight": $tcpud8},
+    "tcpud_pair_sealed_chachapoly": {"one": $sealed1, "eight": $sealed8},
     "kcptun": {"one": $kcp1, "eight": $kcp8, "note": "$kcp_note"}
   },
   "relay_100mbit_50ms_1pct_loss_mbps": {"tcpud_pair_bbr_one": $relay1, "mib": 16}
