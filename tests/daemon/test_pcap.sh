@@ -32,6 +32,25 @@ for f in a b; do
     fail "expected 3 connections in $f.pcap"
 done
 
+# Sealed mode: the capture shows the opened segments.  Only S captures,
+# so what it receives was sent without the inner checksum (the AEAD covers
+# it) and the capture must have computed it.
+"$TCPU" genkey >"$WORK/s.key" && "$TCPU" genkey >"$WORK/c.key" || fail "genkey"
+chmod 600 "$WORK/s.key" "$WORK/c.key"
+tcpud_up S --listen 127.0.0.1:$((P + 6)) --mode sealed --private-key "$WORK/s.key" \
+  --peer c --public-key "$("$TCPU" pubkey <"$WORK/c.key")" \
+  --service 81=$((P + 3)) --pcap "$WORK/s.pcap"
+tcpud_up C --mode sealed --private-key "$WORK/c.key" --peer s=127.0.0.1:$((P + 6)) \
+  --public-key "$("$TCPU" pubkey <"$WORK/s.key")" -L $((P + 7)):81
+client 127.0.0.1:$((P + 7)) --conns 3 --bytes 500000 --mode hash
+kill -TERM "$PID_S" "$PID_C"
+wait_exit S 10
+wait_exit C 10
+"$TESTPEER" pcapcheck "$WORK/s.pcap" >"$WORK/s.check" || fail "sealed: $(cat "$WORK/s.check")"
+log "sealed: $(cat "$WORK/s.check")"
+grep -qE " 6 SYN, ([6-9]|[1-9][0-9]) FIN," "$WORK/s.check" ||
+  fail "expected 3 connections in s.pcap"
+
 if [[ -x "$TCPU" ]] && "$TCPU" cat --help >/dev/null 2>&1; then
   head -c 300000 /dev/urandom >"$WORK/in.bin"
   start catl "$TCPU" cat -l 127.0.0.1:$((P + 5)) 90 --pcap "$WORK/l.pcap"
