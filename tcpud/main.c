@@ -110,71 +110,51 @@ static int usage_error(const char *fmt, const char *arg) {
   return TCPUD_EXIT_USAGE;
 }
 
-/* Options that take a value. */
-static int takes_value(const char *o) {
-  static const char *const v[] = {"-c",
-                                  "--config",
-                                  "--check-config",
-                                  "--listen",
-                                  "--peer",
-                                  "-L",
-                                  "--local",
-                                  "-R",
-                                  "--reverse",
-                                  "--service",
-                                  "--allow-reverse",
-                                  "--cc",
-                                  "--mtu",
-                                  "--max-connections",
-                                  "--drain-timeout",
-                                  "--mode",
-                                  "--private-key",
-                                  "--cipher",
-                                  "--public-key",
-                                  "--preshared-key",
-                                  "--persistent-keepalive",
-                                  "--rendezvous",
-                                  "--name",
-                                  "--rendezvous-name",
-                                  "--log-level",
-                                  "--socket",
-                                  "--pcap",
-                                  NULL};
+/* The tunnel flags (each takes a value), in their static spelling: the
+ * name of "--name=value" is on the stack. */
+static const char *const tunnel_flags[] = {"--listen",
+                                           "--peer",
+                                           "-L",
+                                           "--local",
+                                           "-R",
+                                           "--reverse",
+                                           "--service",
+                                           "--allow-reverse",
+                                           "--cc",
+                                           "--mtu",
+                                           "--max-connections",
+                                           "--drain-timeout",
+                                           "--mode",
+                                           "--private-key",
+                                           "--cipher",
+                                           "--public-key",
+                                           "--preshared-key",
+                                           "--persistent-keepalive",
+                                           "--rendezvous",
+                                           "--name",
+                                           "--rendezvous-name",
+                                           NULL};
+
+/* The entry of v spelt o, or NULL. */
+static const char *find_flag(const char *const *v, const char *o) {
   for (int i = 0; v[i]; i++)
     if (strcmp(o, v[i]) == 0)
-      return 1;
-  return 0;
+      return v[i];
+  return NULL;
 }
 
-/* A tunnel flag's static spelling (the name of "--name=value" is on the
- * stack). */
+/* Options that take a value: the tunnel flags and these. */
+static int takes_value(const char *o) {
+  static const char *const v[] = {"-c",          "--config", "--check-config",
+                                  "--log-level", "--socket", "--pcap",
+                                  NULL};
+  return find_flag(tunnel_flags, o) != NULL || find_flag(v, o) != NULL;
+}
+
+/* A tunnel flag's static spelling. */
 static const char *canonical_flag(const char *name) {
-  static const char *const flags[] = {"--listen",
-                                      "--peer",
-                                      "-L",
-                                      "--local",
-                                      "-R",
-                                      "--reverse",
-                                      "--service",
-                                      "--allow-reverse",
-                                      "--cc",
-                                      "--mtu",
-                                      "--max-connections",
-                                      "--drain-timeout",
-                                      "--mode",
-                                      "--private-key",
-                                      "--cipher",
-                                      "--public-key",
-                                      "--preshared-key",
-                                      "--persistent-keepalive",
-                                      "--rendezvous",
-                                      "--name",
-                                      "--rendezvous-name",
-                                      NULL};
-  for (int i = 0; flags[i]; i++)
-    if (strcmp(flags[i], name) == 0)
-      return flags[i];
-  return "?";
+  const char *f = find_flag(tunnel_flags, name);
+  return f ? f : "?";
 }
 
 static int apply_overrides(const options *o, tcpud_config *cfg) {

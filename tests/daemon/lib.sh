@@ -85,6 +85,30 @@ tcpud_up() {
   wait_ready "$name" "$WORK/$name.sock"
 }
 
+# tcpud_conf NAME FILE: starts tcpud -c FILE, whose ControlSocket is
+# $WORK/NAME.sock, and waits until it answers there.
+tcpud_conf() {
+  start "$1" "$TCPUD" -c "$2"
+  wait_ready "$1" "$WORK/$1.sock"
+}
+
+# sealed_dialer NAME KEYFILE PEER HOST:PORT PUBKEY: the head of a
+# sealed-mode configuration for tcpud NAME (private key file KEYFILE,
+# control socket $WORK/NAME.sock for tcpud_conf, debug logging) that
+# dials PEER at HOST:PORT by its public key; the rest of the [Peer]
+# section and the others follow it.
+sealed_dialer() {
+  printf '%s\n' "[Interface]" "Mode = sealed" "PrivateKeyFile = $2" \
+    "ControlSocket = $WORK/$1.sock" "LogLevel = debug" "[Peer]" \
+    "Name = $3" "Endpoint = $4" "PublicKey = $5"
+}
+
+# json_num FILE FIELD: the first number of "FIELD":N in FILE (tcpu show
+# --json).
+json_num() {
+  grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2
+}
+
 # wait_exit NAME SECONDS: waits for the process to end; sets RC.
 wait_exit() {
   local pidvar="PID_$1"

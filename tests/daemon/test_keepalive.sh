@@ -7,9 +7,6 @@
 [[ -n "$TCPU" && -x "$TCPU" ]] && "$TCPU" genkey --help >/dev/null 2>&1 ||
   skip "the tcpu command is not built"
 
-json_num() { # FILE FIELD: the first number of "FIELD":N
-  grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2
-}
 counter() { # NAME FIELD
   "$TCPU" show --json --socket "$WORK/$1.sock" >"$WORK/$1.json" ||
     fail "tcpu show --json of $1"
@@ -34,22 +31,13 @@ PUB_F=$("$TCPU" pubkey <"$WORK/f.key")
 tcpud_up E --listen 127.0.0.1:$((P + 6)) --mode sealed --private-key "$WORK/e.key" \
   --peer f --public-key "$PUB_F" --service 80=$((P + 2))
 cat >"$WORK/f.conf" <<CONF
-[Interface]
-Mode = sealed
-PrivateKeyFile = $WORK/f.key
-ControlSocket = $WORK/F.sock
-LogLevel = debug
-[Peer]
-Name = e
-Endpoint = 127.0.0.1:$((P + 6))
-PublicKey = $PUB_E
+$(sealed_dialer F "$WORK/f.key" e 127.0.0.1:$((P + 6)) "$PUB_E")
 PersistentKeepalive = 1
 [Forward]
 Local = 127.0.0.1:$((P + 7))
 Service = 80
 CONF
-start F "$TCPUD" -c "$WORK/f.conf"
-wait_ready F "$WORK/F.sock"
+tcpud_conf F "$WORK/f.conf"
 client 127.0.0.1:$((P + 7)) --bytes 10000
 
 log "idle for 4 s"

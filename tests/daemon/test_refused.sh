@@ -26,8 +26,7 @@ Port = 82
 Target = 127.0.0.1:$((P + 2))
 Peers = friend
 CONF
-start B "$TCPUD" -c "$WORK/b.conf"
-wait_ready B "$WORK/B.sock"
+tcpud_conf B "$WORK/b.conf"
 tcpud_up A --peer 127.0.0.1:$((P + 1)) -L $((P + 4)):80 -L $((P + 5)):81 -L $((P + 6)):82
 client 127.0.0.1:$((P + 4)) --conns 5 --bytes 1000 --expect reset
 client 127.0.0.1:$((P + 5)) --conns 5 --bytes 1000 --expect reset

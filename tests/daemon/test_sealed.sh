@@ -21,9 +21,6 @@ done
 WRONG=$("$TCPU" genkey | "$TCPU" pubkey)
 # A's key is readable by others: used, with a warning.
 chmod 0644 "$WORK/a.key"
-json_num() { # FILE FIELD: the first number of "FIELD":N
-  grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2
-}
 
 start echo "$TESTPEER" echo 127.0.0.1:$((P + 2))
 start hash "$TESTPEER" hash 127.0.0.1:$((P + 3))
@@ -59,16 +56,7 @@ CONF
 }
 b_conf ""
 cat >"$WORK/a.conf" <<CONF
-[Interface]
-Mode = sealed
-PrivateKeyFile = $WORK/a.key
-ControlSocket = $WORK/A.sock
-LogLevel = debug
-
-[Peer]
-Name = b
-Endpoint = 127.0.0.1:$((P + 1))
-PublicKey = $PUB_b
+$(sealed_dialer A "$WORK/a.key" b 127.0.0.1:$((P + 1)) "$PUB_b")
 PresharedKeyFile = $WORK/ab.psk
 
 [Forward]
@@ -83,10 +71,8 @@ Service = 81
 Reverse = $((P + 9))
 Target = 127.0.0.1:$((P + 2))
 CONF
-start B "$TCPUD" -c "$WORK/b.conf"
-wait_ready B "$WORK/B.sock"
-start A "$TCPUD" -c "$WORK/a.conf"
-wait_ready A "$WORK/A.sock"
+tcpud_conf B "$WORK/b.conf"
+tcpud_conf A "$WORK/a.conf"
 grep_log A "PrivateKeyFile = $WORK/a.key: the file is readable by group or others (mode 0644)"
 grep_log B "sealed mode (chachapoly, public key $PUB_b)"
 if grep -q "readable by group or others" "$WORK/B.log"; then
@@ -123,21 +109,12 @@ done
 
 log "an unlisted key (C) and a wrong key for B (W): nothing gets through"
 cat >"$WORK/c.conf" <<CONF
-[Interface]
-Mode = sealed
-PrivateKeyFile = $WORK/c.key
-ControlSocket = $WORK/C.sock
-LogLevel = debug
-[Peer]
-Name = b
-Endpoint = 127.0.0.1:$((P + 1))
-PublicKey = $PUB_b
+$(sealed_dialer C "$WORK/c.key" b 127.0.0.1:$((P + 1)) "$PUB_b")
 [Forward]
 Local = 127.0.0.1:$((P + 6))
 Service = 80
 CONF
-start C "$TCPUD" -c "$WORK/c.conf"
-wait_ready C "$WORK/C.sock"
+tcpud_conf C "$WORK/c.conf"
 # W: A's own key (B knows it) but the wrong key for B, as flags.
 tcpud_up W --mode sealed --private-key "$WORK/a.key" \
   --peer b=127.0.0.1:$((P + 1)) --public-key "$WRONG" -L $((P + 7)):80

@@ -31,7 +31,6 @@
  * Prints PASS/FAIL per test; exits 0 when nothing failed, else 1.
  */
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,73 +38,9 @@
 
 #include <sodium.h>
 
+#include "e2e_harness.h"
 #include "nat/rdv_server.h"
 #include "tcpu/tcpu_uv.h"
-
-/* ------------------------------------------------------------ harness */
-
-static uv_loop_t *loop;
-static int failed;
-static char message[512];
-static uint64_t t0;
-
-static void fail_at(int line, const char *fmt, ...) {
-  va_list ap;
-
-  if (!failed) {
-    int n = snprintf(message, sizeof(message), "line %d: ", line);
-    va_start(ap, fmt);
-    vsnprintf(message + n, sizeof(message) - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
-  failed = 1;
-  uv_stop(loop);
-}
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fail_at(__LINE__, "CHECK(%s)", #cond);                                 \
-      return;                                                                \
-    }                                                                        \
-  } while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-  do {                                                                       \
-    long long a_ = (long long)(a), b_ = (long long)(b);                      \
-    if (a_ != b_) {                                                          \
-      fail_at(__LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);           \
-      return;                                                                \
-    }                                                                        \
-  } while (0)
-
-#define CHECK_ERR(a, b)                                                      \
-  do {                                                                       \
-    int a_ = (int)(a), b_ = (int)(b);                                        \
-    if (a_ != b_) {                                                          \
-      fail_at(__LINE__, "%s == %s: %s != %s", #a, #b,                        \
-              a_ == 0 ? "0" : uv_err_name(a_),                               \
-              b_ == 0 ? "0" : uv_err_name(b_));                              \
-      return;                                                                \
-    }                                                                        \
-  } while (0)
-
-static uint64_t elapsed_ms(void) { return (uv_hrtime() - t0) / 1000000; }
-
-/* Byte i of test stream `seed`: position-based, so any part verifies. */
-static uint8_t pat(uint32_t seed, uint64_t i) {
-  uint64_t x =
-      (i + 1) * 0x9e3779b97f4a7c15ull ^ (seed + 1) * 0xc2b2ae3d27d4eb4full;
-  x ^= x >> 29;
-  x *= 0xbf58476d1ce4e5b9ull;
-  return (uint8_t)(x >> 56);
-}
-
-static void on_alloc(tcpu_uv_stream *s, size_t size, uv_buf_t *buf) {
-  (void)s;
-  buf->base = malloc(size);
-  buf->len = size;
-}
 
 /* ------------------------------------------------------------- server */
 
@@ -175,31 +110,12 @@ static const struct sockaddr *server_sa(void) {
 
 /* ---------------------------------------------------------- endpoints */
 
-static int endpoints_closed, endpoints_opened;
-
-static int ep_open(tcpu_uv_endpoint *uvep, const char *ip,
-                   const tcpu_settings *st) {
-  struct sockaddr_storage ss;
-
-  if (strchr(ip, ':') != NULL)
-    uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&ss);
-  else
-    uv_ip4_addr(ip, 0, (struct sockaddr_in *)&ss);
-  if (tcpu_uv_endpoint_init(loop, uvep, st, (struct sockaddr *)&ss, 0) != 0)
-    return -1;
-  endpoints_opened++;
-  return 0;
-}
-
 /* The endpoint's bound address as a tcpu_addr with ip (a literal). */
 static tcpu_addr ep_local(const tcpu_uv_endpoint *uvep, const char *ip) {
-  struct sockaddr_storage me, ss;
-  int len = sizeof(me);
+  struct sockaddr_storage ss;
   tcpu_addr a;
 
-  tcpu_uv_endpoint_getsockname(uvep, (struct sockaddr *)&me, &len);
-  uv_ip4_addr(ip, ntohs(((struct sockaddr_in *)&me)->sin_port),
-              (struct sockaddr_in *)&ss);
+  ep_addr(uvep, ip, &ss);
   tcpu_uv_addr_from_sockaddr(&a, (struct sockaddr *)&ss);
   return a;
 }
@@ -329,9 +245,7 @@ static int side_open(side *x, const char *label, const char *ip,
                       sodium_base64_VARIANT_ORIGINAL);
   x->seed_tx = seed_tx;
   x->seed_rx = seed_rx;
-  x->tx = malloc(MEET_BYTES);
-  for (uint32_t i = 0; i < MEET_BYTES; i++)
-    x->tx[i] = pat(seed_tx, i);
+  x->tx = pat_buf(seed_tx, 0, MEET_BYTES);
   if (tcpu_uv_stream_init(&x->ep, &x->s) != 0)
     return -1;
   x->s.data = x->creq.data = x->sreq.data = x->wreq.data = x;
@@ -728,13 +642,6 @@ static void verify_cancel(void) {
 
 /* ------------------------------------------------------------- runner */
 
-typedef struct test_case {
-  const char *name;
-  void (*start)(void);
-  void (*verify)(void);
-  uint64_t limit_ms;
-} test_case;
-
 static const test_case tests[] = {
     {"plain_connect", test_plain_connect, verify_plain_connect, 20000},
     {"sealed_connect", test_sealed_connect, verify_sealed_connect, 20000},
@@ -746,74 +653,8 @@ static const test_case tests[] = {
     {"cancel", test_cancel, verify_cancel, 10000},
 };
 
-static void on_guard(uv_timer_t *t) {
-  (void)t;
-  fail_at(0, "not finished within the time limit");
-}
-
-/* 0 pass, 1 fail. */
-static int run(const test_case *tc) {
-  uv_timer_t guard;
-
-  failed = 0;
-  endpoints_closed = endpoints_opened = 0;
-  message[0] = '\0';
-  loop = malloc(sizeof(*loop));
-  uv_loop_init(loop);
-  uv_timer_init(loop, &guard);
-  uv_timer_start(&guard, on_guard, tc->limit_ms, 0);
-  uv_unref((uv_handle_t *)&guard);
-  t0 = uv_hrtime();
-  tc->start();
-  if (!failed)
-    uv_run(loop, UV_RUN_DEFAULT);
-  if (!failed)
-    tc->verify();
-  if (!failed) {
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(loop) != 0)
-      fail_at(0, "handles left open");
-    else
-      free(loop);
-  }
-  /* A failed test leaves its loop and memory behind: it is over anyway. */
-  if (failed) {
-    printf("FAIL %s: %s\n", tc->name, message);
-    return 1;
-  }
-  printf("PASS %s (%llu ms)\n", tc->name, (unsigned long long)elapsed_ms());
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  size_t n = sizeof(tests) / sizeof(tests[0]);
-  int passed = 0, nfailed = 0;
-
   if (sodium_init() < 0)
     return 1;
-  for (size_t i = 0; i < n; i++) {
-    int want = argc < 2;
-    for (int a = 1; a < argc; a++)
-      if (strcmp(argv[a], tests[i].name) == 0)
-        want = 1;
-    if (!want)
-      continue;
-    if (run(&tests[i]) == 0)
-      passed++;
-    else
-      nfailed++;
-    fflush(stdout);
-  }
-  for (int a = 1; a < argc; a++) {
-    size_t i;
-    for (i = 0; i < n && strcmp(argv[a], tests[i].name) != 0; i++)
-      ;
-    if (i == n) {
-      printf("FAIL %s: no such test\n", argv[a]);
-      nfailed++;
-    }
-  }
-  printf("%d passed, %d failed\n", passed, nfailed);
-  return nfailed > 0 ? 1 : 0;
+  return e2e_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

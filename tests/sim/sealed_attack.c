@@ -27,8 +27,7 @@ typedef struct rp_state {
 static void replay_all(world *w, const char *phase, int want_replays,
                        int want_auth) {
   tcpu_endpoint_stats c0, s0, c1, s1;
-  tcpu_endpoint_get_stats(w->ep_c, &c0);
-  tcpu_endpoint_get_stats(w->ep_s, &s0);
+  world_stats(w, &c0, &s0);
   size_t n = w->tap.n_recs, done = 0;
   int rec_mode = w->tap.record;
   w->tap.record = 0; /* the copies themselves are not recorded */
@@ -48,8 +47,7 @@ static void replay_all(world *w, const char *phase, int want_replays,
   }
   w->tap.record = rec_mode;
   ((rp_state *)w->sc)->injected += done;
-  tcpu_endpoint_get_stats(w->ep_c, &c1);
-  tcpu_endpoint_get_stats(w->ep_s, &s1);
+  world_stats(w, &c1, &s1);
   uint64_t replays = c1.replays_dropped - c0.replays_dropped +
                      s1.replays_dropped - s0.replays_dropped;
   uint64_t auth =
@@ -85,14 +83,10 @@ static void rp_hook(world *w) {
 
 void sc_replay(uint64_t seed, int describe, int verbose, result *res) {
   static const uint64_t mbps[] = {10, 20, 50, 100};
-  world *w = calloc(1, sizeof(*w));
-  rp_state *p = calloc(1, sizeof(*p));
-  if (!w || !p) {
-    free(w);
-    free(p);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(rp_state));
+  if (!w)
     return;
-  }
+  rp_state *p = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x7e91a1));
   setup su = {.vary = 1};
@@ -117,7 +111,6 @@ void sc_replay(uint64_t seed, int describe, int verbose, result *res) {
   if (describe)
     world_describe(w, seed, "replay of every delivered datagram", &su);
   w->tap.record = SEALED_REC_DELIVERED;
-  w->sc = p;
   w->hook = rp_hook;
   world_connect(w);
   world_run_expect(w, world_cond_closed, T0 + 3600 * SEC, 3000000, "transfer");
@@ -155,12 +148,7 @@ void sc_replay(uint64_t seed, int describe, int verbose, result *res) {
   snprintf(res->note, sizeof(res->note), "%" PRIu64 " datagrams replayed",
            p->injected);
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(p);
+  world_end(w, describe, res);
 }
 
 /* --------------------------------------------------------------- tamper */
@@ -229,16 +217,10 @@ static void tamper_range(world *w, const sealed_rec *rec, unsigned kind,
  * that it was accepted. */
 static void tp_deliver(world *w, const sealed_rec *rec, unsigned kind) {
   snap a, b;
-  int rc = tcpu_netsim_drain(&w->sim);
-  if (rc < 0) {
-    sim_fail(&w->v, "drain: %s", tcpu_err_name(rc));
-    return;
-  }
-  world_snap(w, &a);
   sealed_inject_res res;
-  sealed_inject(&w->sim, rec->to, &w->sim.nodes[rec->from].addr, rec->data,
-                rec->len, &res);
-  world_snap(w, &b);
+  if (world_inject_snapped(w, rec->to, &w->sim.nodes[rec->from].addr,
+                           rec->data, rec->len, &a, &b, &res) != 0)
+    return;
   if (res.rc != 0) {
     sim_fail(&w->v, "delivering the %s: %s", kind_name(kind),
              tcpu_err_name(res.rc));
@@ -271,11 +253,7 @@ static void tp_release(world *w) {
   tp_state *t = w->sc;
   t->manual = 0;
   w->tap.hold_mask = 0;
-  if (tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_C, NODE_S),
-                        &t->cs) != 0 ||
-      tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_S, NODE_C),
-                        &t->sc) != 0)
-    sim_fail(&w->v, "tcpu_link_set_cfg failed");
+  world_set_links(w, &t->cs, &t->sc);
   sealed_rec rec;
   for (int k = 0; k < 10000 && sealed_tap_pop_held(&w->tap, &rec); k++) {
     if (w->v.ok)
@@ -344,14 +322,10 @@ static void tp_hook(world *w) {
 }
 
 void sc_tamper(uint64_t seed, int describe, int verbose, result *res) {
-  world *w = calloc(1, sizeof(*w));
-  tp_state *t = calloc(1, sizeof(*t));
-  if (!w || !t) {
-    free(w);
-    free(t);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(tp_state));
+  if (!w)
     return;
-  }
+  tp_state *t = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x7a3e9));
   setup su = {.vary = 1};
@@ -380,7 +354,6 @@ void sc_tamper(uint64_t seed, int describe, int verbose, result *res) {
   t->manual = 1;
   t->manual_until = T0 + 120 * SEC;
   w->tap.hold_mask = 1u << NODE_C | 1u << NODE_S;
-  w->sc = t;
   w->hook = tp_hook;
   world_connect(w);
   world_run_expect(w, world_cond_closed, T0 + 3600 * SEC, 2000000, "transfer");
@@ -391,12 +364,7 @@ void sc_tamper(uint64_t seed, int describe, int verbose, result *res) {
   world_check_peers(w, &w->a_c);
   snprintf(res->note, sizeof(res->note), "%" PRIu64 " forgeries", t->injected);
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(t);
+  world_end(w, describe, res);
 }
 
 /* --------------------------------------------------------------- cookie */
@@ -536,20 +504,14 @@ static void ck_hook(world *w) {
 }
 
 void sc_cookie(uint64_t seed, int describe, int verbose, result *res) {
-  world *w = calloc(1, sizeof(*w));
-  ck_state *k = calloc(1, sizeof(*k));
-  if (!w || !k) {
-    free(w);
-    free(k);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(ck_state));
+  if (!w)
     return;
-  }
+  ck_state *k = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0xc00c1e));
   setup su = {.n_cs = 64 * KiB, .n_sc = 64 * KiB};
-  memset(&su.cs, 0, sizeof(su.cs));
-  su.cs.delay = (5 + tcpu_link_rng_below(&r, 46)) * MS;
-  su.sc = su.cs;
+  setup_clean_links(&su, &r, 5, 46);
   su.psk = tcpu_link_rng_chance(&r, 0.5);
   uint32_t rate = (uint32_t)(1000 + tcpu_link_rng_below(&r, 1001));
   k->per_tick = rate / 100;
@@ -574,15 +536,13 @@ void sc_cookie(uint64_t seed, int describe, int verbose, result *res) {
   k->start = k->next_tick = T0;
   k->end = T0 + CK_SECS * SEC;
   k->connect_at = T0 + (200 + tcpu_link_rng_below(&r, 1801)) * MS;
-  w->sc = k;
   w->hook = ck_hook;
   w->tap.verbose = 0; /* tens of thousands of injections */
   world_run_expect(w, world_cond_closed, T0 + 600 * SEC, 4000000, "transfer");
   world_check_streams(w);
   world_check_peers(w, &w->a_c);
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   uint64_t load = w->set_s.handshake_load;
   /* The server's load window restarts each second: at most `load`
    * handshake messages a window are processed without a valid mac2 (a
@@ -639,10 +599,5 @@ void sc_cookie(uint64_t seed, int describe, int verbose, result *res) {
     printf("\n");
   }
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(k);
+  world_end(w, describe, res);
 }

@@ -19,11 +19,9 @@
 
 static void cold_run(uint64_t seed, int plain, const tcpu_link_cfg *cfg,
                      int verbose, tcpu_duration *t, result *res) {
-  world *w = calloc(1, sizeof(*w));
-  if (!w) {
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, 0);
+  if (!w)
     return;
-  }
   setup su = {.plain = plain, .cs = *cfg, .sc = *cfg};
   if (world_init(w, seed, &su, verbose) == 0) {
     world_connect(w);
@@ -119,11 +117,7 @@ static void hs_hook(world *w) {
   hs_state *h = w->sc;
   if (!h->switched && w->cli.connected && w->accepted) {
     /* Handshake over: the transfer runs over the milder link. */
-    if (tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_C, NODE_S),
-                          &h->base_cs) != 0 ||
-        tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_S, NODE_C),
-                          &h->base_sc) != 0)
-      sim_fail(&w->v, "tcpu_link_set_cfg failed");
+    world_set_links(w, &h->base_cs, &h->base_sc);
     h->switched = 1;
     world_say(w, "path", "handshake phase over: milder link");
   }
@@ -187,14 +181,10 @@ static void draw_harsh(tcpu_link_rng *r, tcpu_link_cfg *c) {
 
 static void transfer_scenario(uint64_t seed, int describe, int verbose,
                               result *res, tcpu_cipher cipher) {
-  world *w = calloc(1, sizeof(*w));
-  hs_state *h = calloc(1, sizeof(*h));
-  if (!w || !h) {
-    free(w);
-    free(h);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(hs_state));
+  if (!w)
     return;
-  }
+  hs_state *h = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x4a4d5a));
   setup su = {.vary = 1, .cipher_c = cipher, .cipher_s = cipher};
@@ -219,7 +209,6 @@ static void transfer_scenario(uint64_t seed, int describe, int verbose,
   }
   w->tap.record = SEALED_REC_SENT;
   w->tap.record_max_len = 148;
-  w->sc = h;
   w->hook = hs_hook;
   world_connect(w);
   uint64_t total = su.n_cs + su.n_sc;
@@ -241,8 +230,7 @@ static void transfer_scenario(uint64_t seed, int describe, int verbose,
   }
   if (w->v.ok) {
     tcpu_endpoint_stats sc, ss;
-    tcpu_endpoint_get_stats(w->ep_c, &sc);
-    tcpu_endpoint_get_stats(w->ep_s, &ss);
+    world_stats(w, &sc, &ss);
     uint64_t drops = sealed_drops(&sc) + sealed_drops(&ss);
     if (drops < w->sim.stats.delivered_corrupted)
       sim_fail(&w->v,
@@ -254,12 +242,7 @@ static void transfer_scenario(uint64_t seed, int describe, int verbose,
              sc.handshakes_initiated, h->injected);
   }
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(h);
+  world_end(w, describe, res);
 }
 
 void sc_handshake(uint64_t seed, int describe, int verbose, result *res) {
@@ -295,17 +278,13 @@ void sc_silence(uint64_t seed, int describe, int verbose, result *res) {
              seed);
     kase = 0;
   }
-  world *w = calloc(1, sizeof(*w));
-  if (!w) {
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, 0);
+  if (!w)
     return;
-  }
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x5113e));
   setup su = {.n_cs = 1000, .n_sc = 1000};
-  memset(&su.cs, 0, sizeof(su.cs));
-  su.cs.delay = (1 + tcpu_link_rng_below(&r, 80)) * MS;
-  su.sc = su.cs;
+  setup_clean_links(&su, &r, 1, 80);
   su.unlisted = kase == 0;
   su.wrong_server_key = kase == 1;
   if (kase == 2) {
@@ -339,8 +318,7 @@ void sc_silence(uint64_t seed, int describe, int verbose, result *res) {
       sim_fail(&w->v, "run: %s", tcpu_netsim_result_name(how));
   }
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   uint64_t from_s = 0;
   for (int ty = 0; ty < 5; ty++)
     from_s += w->tap.sent[NODE_S][ty];
@@ -399,11 +377,7 @@ void sc_silence(uint64_t seed, int describe, int verbose, result *res) {
   snprintf(res->note, sizeof(res->note), "timed out after %.1f s",
            (double)(closed_at - w->connect_at) / 1e9);
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
+  world_end(w, describe, res);
 }
 
 /* -------------------------------------------------------------- crossed */
@@ -419,17 +393,13 @@ static int cond_crossed(world *w) {
  * both connections are established within three round trips of their
  * connect, and neither side sends a second initiation. */
 void sc_crossed(uint64_t seed, int describe, int verbose, result *res) {
-  world *w = calloc(1, sizeof(*w));
-  if (!w) {
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, 0);
+  if (!w)
     return;
-  }
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0xc055ed));
   setup su = {.n_cs = 0, .n_sc = 0};
-  memset(&su.cs, 0, sizeof(su.cs));
-  su.cs.delay = (5 + tcpu_link_rng_below(&r, 96)) * MS;
-  su.sc = su.cs;
+  setup_clean_links(&su, &r, 5, 96);
   su.psk = tcpu_link_rng_chance(&r, 0.5);
   tcpu_duration rtt = 2 * su.cs.delay;
   /* 0 to 1.5 round trips apart: crossing, nearly crossing, or not. */
@@ -474,8 +444,7 @@ void sc_crossed(uint64_t seed, int describe, int verbose, result *res) {
   world_run_expect(w, cond_crossed, T0 + 120 * SEC, 1000000,
                    "both connections");
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   tcpu_duration t_c = w->cli.connected_at - w->connect_at;
   tcpu_duration t_s = w->x_connected_at - w->x_dial_at;
   if (!w->v.ok) {
@@ -504,9 +473,5 @@ void sc_crossed(uint64_t seed, int describe, int verbose, result *res) {
   snprintf(res->note, sizeof(res->note), "%.1f and %.1f round trips",
            (double)t_c / (double)rtt, (double)t_s / (double)rtt);
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
+  world_end(w, describe, res);
 }

@@ -232,11 +232,7 @@ static const char *node_name(const sealed_tap *t, size_t i) {
 
 void sealed_trace(void *arg, const tcpu_netsim_trace_rec *r) {
   sealed_tap *t = arg;
-  uint64_t f[6] = {(uint64_t)r->ev, r->now,           (uint64_t)r->from,
-                   (uint64_t)r->to, (uint64_t)r->len, r->arrive};
-  t->hash = sim_hash(t->hash, f, sizeof(f));
-  if (r->data)
-    t->hash = sim_hash(t->hash, r->data, r->len);
+  t->hash = sim_trace_hash(t->hash, r);
   t->events++;
   int first = r->ev == TCPU_NETSIM_EV_SEND || r->ev == TCPU_NETSIM_EV_LOST ||
               r->ev == TCPU_NETSIM_EV_DROP_QUEUE ||
@@ -262,14 +258,6 @@ void sealed_trace(void *arg, const tcpu_netsim_trace_rec *r) {
     t->oom = 1;
   if (!t->verbose)
     return;
-  static const char *const evname[] = {
-      [TCPU_NETSIM_EV_SEND] = "send",
-      [TCPU_NETSIM_EV_UNROUTABLE] = "unroutable",
-      [TCPU_NETSIM_EV_LOST] = "LOST",
-      [TCPU_NETSIM_EV_DROP_QUEUE] = "QDROP",
-      [TCPU_NETSIM_EV_DUPLICATED] = "dup",
-      [TCPU_NETSIM_EV_DELIVER] = "recv",
-      [TCPU_NETSIM_EV_EXPIRY] = "timer"};
   char now[32], what[160];
   sim_fmt_time(now, sizeof(now), r->now);
   if (r->ev == TCPU_NETSIM_EV_EXPIRY) {
@@ -278,24 +266,16 @@ void sealed_trace(void *arg, const tcpu_netsim_trace_rec *r) {
   }
   sealed_describe(what, sizeof(what), r->data, r->len);
   printf("%12s %s>%s %-5s %s%s%s\n", now, node_name(t, r->from),
-         node_name(t, r->to), evname[r->ev], what,
+         node_name(t, r->to), sim_event_name(r->ev), what,
          r->reordered ? " (held back)" : "",
          r->corrupted ? " (CORRUPTED)" : "");
 }
 
 /* ------------------------------------------------------------ injection */
 
-static int addr_same(const tcpu_addr *a, const tcpu_addr *b) {
-  if (a->family != b->family || a->port != b->port)
-    return 0;
-  if (a->family == TCPU_AF_INET)
-    return memcmp(a->ip, b->ip, 4) == 0;
-  return memcmp(a->ip, b->ip, 16) == 0 && a->scope_id == b->scope_id;
-}
-
 int sealed_node_of(const tcpu_netsim *sim, const tcpu_addr *a) {
   for (size_t i = 0; i < sim->n_nodes; i++) {
-    if (addr_same(&sim->nodes[i].addr, a))
+    if (tcpu_addr_equal(&sim->nodes[i].addr, a))
       return (int)i;
   }
   return -1;

@@ -61,14 +61,10 @@ static void rekey_hook(world *w) {
 
 void sc_rekey(uint64_t seed, int describe, int verbose, result *res) {
   static const uint64_t rates[] = {256000, 512000, 1000000};
-  world *w = calloc(1, sizeof(*w));
-  rekey_state *k = calloc(1, sizeof(*k));
-  if (!w || !k) {
-    free(w);
-    free(k);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(rekey_state));
+  if (!w)
     return;
-  }
+  rekey_state *k = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x4e4e));
   setup su = {.n_cs = UNBOUNDED, .n_sc = UNBOUNDED};
@@ -111,15 +107,13 @@ void sc_rekey(uint64_t seed, int describe, int verbose, result *res) {
   if (w->v.ok && tcpu_conn_setopt(w->cli.c, TCPU_OPT_RCVBUF, rcvbuf) != 0)
     sim_fail(&w->v, "setopt RCVBUF on the client failed");
   w->cli.stop_at = w->srv.stop_at = T0 + REKEY_RUN;
-  w->sc = k;
   w->hook = rekey_hook;
   world_run_expect(w, world_cond_closed, T0 + REKEY_RUN + 300 * SEC, 20000000,
                    "the ten-minute transfer");
   world_check_streams(w);
   world_check_peers(w, &w->a_c);
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   if (!w->v.ok || su.plain) {
   } else if (sc.handshakes_done < 5 || ss.handshakes_done < 5 ||
              sc.handshakes_done > 8) {
@@ -174,12 +168,7 @@ void sc_rekey(uint64_t seed, int describe, int verbose, result *res) {
   if (describe)
     printf("  %s; %.1f MB each way\n", res->note, (double)w->srv.readn / 1e6);
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(k);
+  world_end(w, describe, res);
 }
 
 /* ----------------------------------------------------------------- roam */
@@ -224,14 +213,10 @@ void sc_roam(uint64_t seed, int describe, int verbose, result *res) {
                                       "to an IPv6 address"};
   int kind = (int)(seed % 3);
   int passive = (int)(seed / 3 % 2);
-  world *w = calloc(1, sizeof(*w));
-  roam_state *m = calloc(1, sizeof(*m));
-  if (!w || !m) {
-    free(w);
-    free(m);
-    sim_fail(&res->v, "out of memory");
+  world *w = world_alloc(res, sizeof(roam_state));
+  if (!w)
     return;
-  }
+  roam_state *m = w->sc;
   tcpu_link_rng r;
   tcpu_link_rng_seed(&r, tcpu_link_seed_mix(seed ^ 0x20a3));
   setup su = {.vary = 1};
@@ -291,7 +276,6 @@ void sc_roam(uint64_t seed, int describe, int verbose, result *res) {
              passive ? "the server's stream, its own done" : "a stream");
     world_describe(w, seed, what, &su);
   }
-  w->sc = m;
   w->hook = roam_hook;
   world_connect(w);
   uint64_t total = su.n_cs + su.n_sc;
@@ -302,8 +286,7 @@ void sc_roam(uint64_t seed, int describe, int verbose, result *res) {
   world_check_streams(w);
   world_check_peers(w, &w->a_c2);
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   tcpu_peer_info pi;
   tcpu_peer_get_info(w->ps, &pi);
   if (w->v.ok && (ss.roams != 1 || pi.roams != 1 || sc.roams != 0))
@@ -317,10 +300,5 @@ void sc_roam(uint64_t seed, int describe, int verbose, result *res) {
   snprintf(res->note, sizeof(res->note), "moved %s%s", kinds[kind],
            passive ? " while only receiving" : "");
 out:
-  if (describe)
-    world_describe_end(w);
-  world_finish(w, res);
-  world_free(w);
-  free(w);
-  free(m);
+  world_end(w, describe, res);
 }

@@ -350,6 +350,26 @@ static void side_init(side *s, const char *name, uint64_t out_key,
   s->in_hash = SIM_HASH_INIT;
 }
 
+void setup_clean_links(setup *su, tcpu_link_rng *r, uint64_t min_ms,
+                       uint64_t span_ms) {
+  memset(&su->cs, 0, sizeof(su->cs));
+  su->cs.delay = (min_ms + tcpu_link_rng_below(r, span_ms)) * MS;
+  su->sc = su->cs;
+}
+
+world *world_alloc(result *res, size_t state_size) {
+  world *w = calloc(1, sizeof(*w));
+  void *state = w && state_size ? calloc(1, state_size) : NULL;
+  if (!w || (state_size && !state)) {
+    free(w);
+    free(state);
+    sim_fail(&res->v, "out of memory");
+    return NULL;
+  }
+  w->sc = state;
+  return w;
+}
+
 /* Endpoints, nodes, links, keys, peers and the listener; the connect is
  * the scenario's.  Returns 0, or -1 with the verdict failed. */
 int world_init(world *w, uint64_t seed, const setup *su, int verbose) {
@@ -449,6 +469,28 @@ void world_free(world *w) {
   sealed_tap_free(&w->tap);
 }
 
+void world_end(world *w, int describe, result *res) {
+  if (describe)
+    world_describe_end(w);
+  world_finish(w, res);
+  world_free(w);
+  free(w->sc);
+  free(w);
+}
+
+void world_set_links(world *w, const tcpu_link_cfg *cs,
+                     const tcpu_link_cfg *sc) {
+  if (tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_C, NODE_S), cs) !=
+          0 ||
+      tcpu_link_set_cfg(tcpu_netsim_get_link(&w->sim, NODE_S, NODE_C), sc) != 0)
+    sim_fail(&w->v, "tcpu_link_set_cfg failed");
+}
+
+void world_stats(world *w, tcpu_endpoint_stats *c, tcpu_endpoint_stats *s) {
+  tcpu_endpoint_get_stats(w->ep_c, c);
+  tcpu_endpoint_get_stats(w->ep_s, s);
+}
+
 /* ------------------------------------------------------------- checks */
 
 void world_check_streams(world *w) {
@@ -507,8 +549,7 @@ void world_check_peers(world *w, const tcpu_addr *client_udp) {
   if (pi.handshakes < 1)
     sim_fail(&w->v, "client: no handshake in the peer's info");
   tcpu_endpoint_stats sc, ss;
-  tcpu_endpoint_get_stats(w->ep_c, &sc);
-  tcpu_endpoint_get_stats(w->ep_s, &ss);
+  world_stats(w, &sc, &ss);
   if (sc.handshakes_done < 1 || ss.handshakes_done < 1)
     sim_fail(&w->v, "handshakes_done: client %" PRIu64 ", server %" PRIu64,
              sc.handshakes_done, ss.handshakes_done);
@@ -605,6 +646,20 @@ void world_snap(world *w, snap *s) {
     tcpu_peer_get_info(w->ps, &s->ps);
 }
 
+int world_inject_snapped(world *w, size_t node, const tcpu_addr *from,
+                         const uint8_t *d, size_t len, snap *a, snap *b,
+                         sealed_inject_res *res) {
+  int rc = tcpu_netsim_drain(&w->sim);
+  if (rc < 0) {
+    sim_fail(&w->v, "drain: %s", tcpu_err_name(rc));
+    return -1;
+  }
+  world_snap(w, a);
+  sealed_inject(&w->sim, node, from, d, len, res);
+  world_snap(w, b);
+  return 0;
+}
+
 void world_attacker_addr(world *w, tcpu_addr *a) {
   uint8_t ip[4] = {10, 66, (uint8_t)tcpu_link_rng_below(&w->r, 256),
                    (uint8_t)(1 + tcpu_link_rng_below(&w->r, 254))};
@@ -619,15 +674,9 @@ void world_attacker_addr(world *w, tcpu_addr *a) {
 void world_inject_refused(world *w, size_t node, const tcpu_addr *from,
                           const uint8_t *d, size_t len, const char *what) {
   snap a, b;
-  int rc = tcpu_netsim_drain(&w->sim);
-  if (rc < 0) {
-    sim_fail(&w->v, "drain: %s", tcpu_err_name(rc));
-    return;
-  }
-  world_snap(w, &a);
   sealed_inject_res res;
-  sealed_inject(&w->sim, node, from, d, len, &res);
-  world_snap(w, &b);
+  if (world_inject_snapped(w, node, from, d, len, &a, &b, &res) != 0)
+    return;
   int i = node == NODE_S ? 1 : 0;
   const char *who = i ? "server" : "client";
   char src[64];

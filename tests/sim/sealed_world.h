@@ -64,6 +64,7 @@ typedef struct side {
 } side;
 
 typedef struct world world;
+typedef struct result result; /* how a scenario ended; below */
 typedef void (*hook_fn)(world *w);
 typedef int (*cond_fn)(world *w);
 
@@ -117,12 +118,28 @@ typedef struct setup {
   tcpu_link_cfg cs, sc;
 } setup;
 
+/* Both links alike and clean (no loss, no rate limit): a delay of min_ms
+ * plus [0, span_ms) ms drawn from r. */
+void setup_clean_links(setup *su, tcpu_link_rng *r, uint64_t min_ms,
+                       uint64_t span_ms);
+
+/* A zeroed world and, when state_size > 0, a zeroed scenario state of
+ * that size in w->sc; NULL, with res failed, when out of memory. */
+world *world_alloc(result *res, size_t state_size);
 /* Endpoints, nodes, links, keys, peers and the listener; the connect is
  * the scenario's.  Returns 0, or -1 with the verdict failed. */
 int world_init(world *w, uint64_t seed, const setup *su, int verbose);
 /* The client connects to the server (by its peer address when sealed). */
 void world_connect(world *w);
 void world_free(world *w);
+/* A scenario's end: the final counters when describing, world_finish,
+ * then the world and its state (w->sc) freed. */
+void world_end(world *w, int describe, result *res);
+/* Both links' configurations (c>s, s>c); fails the verdict when refused. */
+void world_set_links(world *w, const tcpu_link_cfg *cs,
+                     const tcpu_link_cfg *sc);
+/* The client's and the server's endpoint counters. */
+void world_stats(world *w, tcpu_endpoint_stats *c, tcpu_endpoint_stats *s);
 
 /* Runs until cond (or a failure); the result of tcpu_netsim_run. */
 int world_run(world *w, cond_fn cond, tcpu_tstamp deadline, uint64_t max_steps);
@@ -157,6 +174,12 @@ typedef struct snap {
 } snap;
 
 void world_snap(world *w, snap *s);
+/* Drains the simulator, then feeds a datagram to `node` as sealed_inject
+ * does, with a snapshot just before (a) and just after (b).  0, or -1
+ * with the verdict failed when the drain failed. */
+int world_inject_snapped(world *w, size_t node, const tcpu_addr *from,
+                         const uint8_t *d, size_t len, snap *a, snap *b,
+                         sealed_inject_res *res);
 /* 10.66.x.y:port drawn from the world's stream. */
 void world_attacker_addr(world *w, tcpu_addr *a);
 /* Feeds a datagram that must be refused (a replay, a forgery): it is
@@ -169,14 +192,14 @@ void world_inject_refused(world *w, size_t node, const tcpu_addr *from,
 
 /* ------------------------------------------------------------- results */
 
-typedef struct result {
+struct result {
   sim_verdict v;
   int skipped;
   uint64_t hash, events, steps;
   tcpu_tstamp elapsed;
   uint64_t bytes;
   char note[160]; /* a figure for the summary */
-} result;
+};
 
 void world_finish(world *w, result *res);
 

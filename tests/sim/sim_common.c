@@ -238,6 +238,32 @@ void sim_stream_fill(uint64_t key, uint64_t off, uint8_t *buf, size_t len) {
   }
 }
 
+/* ----------------------------------------------------- determinism */
+
+#define SHAKE_BLOCKS 1032
+
+void **sim_heap_shake(void) {
+  void **held = calloc(SHAKE_BLOCKS, sizeof(*held));
+  if (!held)
+    return NULL;
+  size_t k = 0;
+  for (size_t size = 16; size <= 2048; size += 16) {
+    for (int i = 0; i < 8; i++)
+      held[k++] = malloc(size);
+  }
+  for (int i = 0; i < 8; i++)
+    held[k++] = malloc(65536 + 16 * (size_t)i);
+  return held;
+}
+
+void sim_heap_unshake(void **held) {
+  if (!held)
+    return;
+  for (size_t k = 0; k < SHAKE_BLOCKS; k++)
+    free(held[k]);
+  free(held);
+}
+
 /* ------------------------------------------------------- memory bounds */
 
 typedef struct bufcheck {
@@ -396,16 +422,16 @@ void sim_describe_seg(char *out, size_t outlen, const uint8_t *d, size_t len) {
            opts);
 }
 
-void sim_trace(void *arg, const tcpu_netsim_trace_rec *r) {
-  sim_tracer *t = arg;
+uint64_t sim_trace_hash(uint64_t h, const tcpu_netsim_trace_rec *r) {
   uint64_t f[6] = {(uint64_t)r->ev, r->now, (uint64_t)r->from,
                    (uint64_t)r->to, (uint64_t)r->len, r->arrive};
-  t->hash = fnv(t->hash, f, sizeof(f));
+  h = fnv(h, f, sizeof(f));
   if (r->data)
-    t->hash = fnv(t->hash, r->data, r->len);
-  t->events++;
-  if (!t->verbose)
-    return;
+    h = fnv(h, r->data, r->len);
+  return h;
+}
+
+const char *sim_event_name(tcpu_netsim_event ev) {
   static const char *const evname[] = {
       [TCPU_NETSIM_EV_SEND] = "send",
       [TCPU_NETSIM_EV_UNROUTABLE] = "unroutable",
@@ -414,6 +440,17 @@ void sim_trace(void *arg, const tcpu_netsim_trace_rec *r) {
       [TCPU_NETSIM_EV_DUPLICATED] = "dup",
       [TCPU_NETSIM_EV_DELIVER] = "recv",
       [TCPU_NETSIM_EV_EXPIRY] = "timer"};
+  if ((size_t)ev >= sizeof(evname) / sizeof(evname[0]) || !evname[ev])
+    return "?";
+  return evname[ev];
+}
+
+void sim_trace(void *arg, const tcpu_netsim_trace_rec *r) {
+  sim_tracer *t = arg;
+  t->hash = sim_trace_hash(t->hash, r);
+  t->events++;
+  if (!t->verbose)
+    return;
   char now[32], arrive[32], seg[320] = "";
   sim_fmt_time(now, sizeof(now), r->now);
   const char *from = t->node_names ? t->node_names[r->from] : "?";
@@ -426,17 +463,19 @@ void sim_trace(void *arg, const tcpu_netsim_trace_rec *r) {
   }
   sim_describe_seg(seg, sizeof(seg), r->data, r->len);
   if (r->ev == TCPU_NETSIM_EV_DELIVER && (r->reordered || r->corrupted)) {
-    printf("%12s %s>%s %-5s %s (%s%s%s)\n", now, from, to, evname[r->ev], seg,
+    printf("%12s %s>%s %-5s %s (%s%s%s)\n", now, from, to,
+           sim_event_name(r->ev), seg,
            r->reordered ? "held back" : "",
            r->reordered && r->corrupted ? ", " : "",
            r->corrupted ? "CORRUPTED" : "");
   } else if (r->arrive != TCPU_TSTAMP_NONE) {
     sim_fmt_time(arrive, sizeof(arrive), r->arrive);
     printf("%12s %s>%s %-5s %s (arrives %s%s%s)\n", now, from, to,
-           evname[r->ev], seg, arrive, r->reordered ? ", held back" : "",
+           sim_event_name(r->ev), seg, arrive, r->reordered ? ", held back" : "",
            r->corrupted ? ", CORRUPTED" : "");
   } else {
-    printf("%12s %s>%s %-5s %s\n", now, from, to, evname[r->ev], seg);
+    printf("%12s %s>%s %-5s %s\n", now, from, to, sim_event_name(r->ev),
+           seg);
   }
 }
 

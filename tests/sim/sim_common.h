@@ -69,6 +69,13 @@ typedef struct sim_tracer {
 void sim_tracer_init(sim_tracer *t, int verbose, const char *const *names);
 void sim_trace(void *arg, const tcpu_netsim_trace_rec *r);
 
+/* Folds one event into a trace digest: its kind, time, nodes, length and
+ * arrival, then its datagram's bytes (sim_trace's and any other trace
+ * hook's determinism digest). */
+uint64_t sim_trace_hash(uint64_t h, const tcpu_netsim_trace_rec *r);
+/* The event's name in a verbose trace: "send", "LOST", "recv" ... */
+const char *sim_event_name(tcpu_netsim_event ev);
+
 /* Describes a TCP segment in one line ("S. 123:123(0) ack 9 win 65535"). */
 void sim_describe_seg(char *out, size_t outlen, const uint8_t *d, size_t len);
 
@@ -94,6 +101,16 @@ void sim_stream_fill(uint64_t key, uint64_t off, uint8_t *buf, size_t len);
  * the same digest however they are split. */
 #define SIM_HASH_INIT 0xcbf29ce484222325ull
 uint64_t sim_hash(uint64_t h, const void *p, size_t n);
+
+/* ----------------------------------------------------- determinism */
+
+/* Holds on to blocks of every small size class (and a few large ones) so
+ * that a second run of a seed gets other addresses from malloc: state
+ * derived from pointers then shows up as a different trace instead of
+ * repeating by luck.  NULL when out of memory. */
+void **sim_heap_shake(void);
+/* Frees what sim_heap_shake held (NULL: nothing). */
+void sim_heap_unshake(void **held);
 
 /* ------------------------------------------------------- memory bounds */
 

@@ -98,30 +98,6 @@ static const scenario scenarios[] = {
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
-/* Holds on to blocks of many sizes so a second run gets other addresses
- * from malloc: state derived from pointers then shows. */
-#define SHAKE_BLOCKS 1032
-static void **heap_shake(void) {
-  void **held = calloc(SHAKE_BLOCKS, sizeof(*held));
-  if (!held)
-    return NULL;
-  size_t k = 0;
-  for (size_t size = 16; size <= 2048; size += 16)
-    for (int i = 0; i < 8; i++)
-      held[k++] = malloc(size);
-  for (int i = 0; i < 8; i++)
-    held[k++] = malloc(65536 + 16 * (size_t)i);
-  return held;
-}
-
-static void heap_unshake(void **held) {
-  if (!held)
-    return;
-  for (size_t k = 0; k < SHAKE_BLOCKS; k++)
-    free(held[k]);
-  free(held);
-}
-
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s SCENARIO [--seed N | --seeds A:B] [-v] [-q] "
@@ -191,9 +167,9 @@ int main(int argc, char **argv) {
       result again;
       memset(&again, 0, sizeof(again));
       again.v.ok = 1;
-      void **held = heap_shake();
+      void **held = sim_heap_shake();
       sc->fn(seed, 0, 0, &again);
-      heap_unshake(held);
+      sim_heap_unshake(held);
       if (again.hash != res.hash || again.events != res.events) {
         char msg[200];
         snprintf(msg, sizeof(msg),

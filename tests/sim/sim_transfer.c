@@ -872,32 +872,6 @@ out:
   free(wp);
 }
 
-/* Holds on to blocks of every small size class so that a second run gets
- * other addresses from malloc: state derived from pointers then shows up
- * as a different trace instead of repeating by luck. */
-#define SHAKE_BLOCKS 1032
-static void **heap_shake(void) {
-  void **held = calloc(SHAKE_BLOCKS, sizeof(*held));
-  if (!held)
-    return NULL;
-  size_t k = 0;
-  for (size_t size = 16; size <= 2048; size += 16) {
-    for (int i = 0; i < 8; i++)
-      held[k++] = malloc(size);
-  }
-  for (int i = 0; i < 8; i++)
-    held[k++] = malloc(65536 + 16 * (size_t)i);
-  return held;
-}
-
-static void heap_unshake(void **held) {
-  if (!held)
-    return;
-  for (size_t k = 0; k < SHAKE_BLOCKS; k++)
-    free(held[k]);
-  free(held);
-}
-
 int main(int argc, char **argv) {
   sim_args a;
   if (sim_parse_args(&a, argc, argv, 1000, 1) != 0)
@@ -913,9 +887,9 @@ int main(int argc, char **argv) {
        * uninitialised read, a clock, a pointer, a global) in the core or
        * the lab, and would make the replay command lie. */
       seed_result again;
-      void **held = heap_shake();
+      void **held = sim_heap_shake();
       run_seed(seed, &a, 0, 0, &again);
-      heap_unshake(held);
+      sim_heap_unshake(held);
       if (again.trace_hash != res.trace_hash ||
           again.trace_events != res.trace_events) {
         char msg[200];

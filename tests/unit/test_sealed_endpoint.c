@@ -61,6 +61,18 @@ static uint64_t drops(const tcpu_endpoint_stats *st) {
          st->drop_no_conn;
 }
 
+/* A sealed endpoint (key 1) with one peer: key 2, whose public key goes
+ * to pub, at the UDP endpoint `at` (NULL: none yet). */
+static tcpu_endpoint *ep_with_peer(uint8_t pub[TCPU_KEY_LEN],
+                                   const tcpu_addr *at, tcpu_peer **p) {
+  tcpu_endpoint *ep = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
+  uint8_t priv[TCPU_KEY_LEN];
+  key(2, priv, pub);
+  *p = NULL;
+  assert_int_equal(tcpu_peer_add(ep, pub, NULL, at, p, T_START), 0);
+  return ep;
+}
+
 /* ------------------------------------------------------ settings, keys */
 
 static void test_sealed_settings_default_plain_mode(void **state) {
@@ -265,12 +277,10 @@ static void test_sealed_peer_find_and_remove(void **state) {
 
 static void test_sealed_peer_addr_is_synthetic(void **state) {
   (void)state;
-  tcpu_endpoint *ep = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
-  uint8_t priv[TCPU_KEY_LEN], pub[TCPU_KEY_LEN];
-  key(2, priv, pub);
+  uint8_t pub[TCPU_KEY_LEN];
   tcpu_addr ua = udp(2, 51820);
-  tcpu_peer *p = NULL;
-  assert_int_equal(tcpu_peer_add(ep, pub, NULL, &ua, &p, T_START), 0);
+  tcpu_peer *p;
+  tcpu_endpoint *ep = ep_with_peer(pub, &ua, &p);
   tcpu_addr a;
   tcpu_peer_addr(p, &a);
   assert_int_equal(a.family, TCPU_AF_PEER);
@@ -311,11 +321,9 @@ static void test_sealed_peer_addr_is_synthetic(void **state) {
 
 static void test_sealed_peer_set_endpoint_and_punch_errors(void **state) {
   (void)state;
-  tcpu_endpoint *ep = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
-  uint8_t priv[TCPU_KEY_LEN], pub[TCPU_KEY_LEN];
-  key(2, priv, pub);
-  tcpu_peer *p = NULL;
-  assert_int_equal(tcpu_peer_add(ep, pub, NULL, NULL, &p, T_START), 0);
+  uint8_t pub[TCPU_KEY_LEN];
+  tcpu_peer *p;
+  tcpu_endpoint *ep = ep_with_peer(pub, NULL, &p);
   assert_int_equal(tcpu_peer_punch(p, T_START), TCPU_ERR_INVAL);
   assert_int_equal(tcpu_peer_set_endpoint(p, NULL, T_START), TCPU_ERR_INVAL);
   tcpu_addr syn;
@@ -336,12 +344,10 @@ static void test_sealed_peer_set_endpoint_and_punch_errors(void **state) {
 
 static void test_sealed_connect_names_peers_only(void **state) {
   (void)state;
-  tcpu_endpoint *ep = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
-  uint8_t priv[TCPU_KEY_LEN], pub[TCPU_KEY_LEN];
-  key(2, priv, pub);
+  uint8_t pub[TCPU_KEY_LEN];
   tcpu_addr ua = udp(2, 51820);
-  tcpu_peer *p = NULL;
-  assert_int_equal(tcpu_peer_add(ep, pub, NULL, &ua, &p, T_START), 0);
+  tcpu_peer *p;
+  tcpu_endpoint *ep = ep_with_peer(pub, &ua, &p);
   tcpu_conn *c = NULL;
   /* A key nobody added, a UDP address that is no peer's: nothing to
    * seal for. */
@@ -471,12 +477,10 @@ static void expect_silent_drop(tcpu_endpoint *ep, tcpu_peer *peer,
 
 static void test_sealed_malformed_dropped_silently_counted_once(void **st) {
   (void)st;
-  tcpu_endpoint *ep = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
-  uint8_t priv[TCPU_KEY_LEN], pub[TCPU_KEY_LEN];
-  key(2, priv, pub);
+  uint8_t pub[TCPU_KEY_LEN];
   tcpu_addr ua = udp(2, 51820);
-  tcpu_peer *p = NULL;
-  assert_int_equal(tcpu_peer_add(ep, pub, NULL, &ua, &p, T_START), 0);
+  tcpu_peer *p;
+  tcpu_endpoint *ep = ep_with_peer(pub, &ua, &p);
   tcpu_conn *l;
   assert_int_equal(tcpu_listen(ep, 80, 4, &l, T_START), 0);
   tcpu_addr from = udp(66, 4444);
@@ -510,11 +514,9 @@ static void test_sealed_malformed_dropped_silently_counted_once(void **st) {
 static void test_sealed_plain_syn_gets_no_answer(void **state) {
   (void)state;
   tcpu_endpoint *plain = make_ep(TCPU_MODE_PLAIN, 0, NULL, NULL);
-  tcpu_endpoint *sealed = make_ep(TCPU_MODE_SEALED, 1, NULL, NULL);
-  uint8_t priv[TCPU_KEY_LEN], pub[TCPU_KEY_LEN];
-  key(2, priv, pub);
-  tcpu_peer *p = NULL;
-  assert_int_equal(tcpu_peer_add(sealed, pub, NULL, NULL, &p, T_START), 0);
+  uint8_t pub[TCPU_KEY_LEN];
+  tcpu_peer *p;
+  tcpu_endpoint *sealed = ep_with_peer(pub, NULL, &p);
   tcpu_conn *l, *c;
   assert_int_equal(tcpu_listen(sealed, 80, 4, &l, T_START), 0);
   tcpu_addr sa = udp(2, 51820), pa = udp(1, 40000);
