@@ -110,13 +110,9 @@ int tcpu_connect(tcpu_endpoint *ep, const tcpu_addr *peer, uint16_t local_port,
   if (ep->peers.sealed != NULL) {
     /* Sealed mode reaches peers only: by their TCPU_AF_PEER address, or
      * by the UDP endpoint one of them was added with. */
-    tcpu_peer *p = tcpu_peer_by_addr(ep, peer);
-    if (p == NULL && peer->family != TCPU_AF_PEER)
-      for (uint32_t i = 0; p == NULL && i < ep->peers.nslots; i++) {
-        tcpu_peer *q = ep->peers.slots[i];
-        if (q != NULL && tcpu_addr_equal(&q->endpoint, peer))
-          p = q;
-      }
+    tcpu_peer *p = peer->family == TCPU_AF_PEER
+                       ? tcpu_peers_by_conn_addr(ep, peer)
+                       : tcpu_peers_by_endpoint(ep, peer);
     if (p == NULL)
       return TCPU_ERR_INVAL;
     named = p->addr;

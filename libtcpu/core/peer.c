@@ -53,9 +53,15 @@ tcpu_peer *tcpu_peers_by_conn_addr(const tcpu_endpoint *ep,
                        : NULL;
     return p != NULL && tcpu_addr_equal(&p->addr, addr) ? p : NULL;
   }
+  /* Plain connections carry the endpoint itself; sealed ones never do. */
+  return ep->peers.sealed == NULL ? tcpu_peers_by_endpoint(ep, addr) : NULL;
+}
+
+tcpu_peer *tcpu_peers_by_endpoint(const tcpu_endpoint *ep,
+                                  const tcpu_addr *addr) {
   for (uint32_t i = 0; i < ep->peers.nslots; i++) {
     tcpu_peer *p = ep->peers.slots[i];
-    if (p != NULL && !p->sealed && tcpu_addr_equal(&p->endpoint, addr))
+    if (p != NULL && tcpu_addr_equal(&p->endpoint, addr))
       return p;
   }
   return NULL;
@@ -90,6 +96,11 @@ void tcpu_peers_queue_msg(tcpu_endpoint *ep, const tcpu_addr *to,
   m->len = (uint16_t)len;
   memcpy(m->data, data, len);
   ps->msgq_len++;
+}
+
+void tcpu_peer_queue_msg(tcpu_peer *p, const uint8_t *msg, size_t len) {
+  tcpu_peers_queue_msg(p->ep, &p->endpoint, msg, len);
+  p->tx_bytes += len;
 }
 
 void tcpu_peer_learn_endpoint(tcpu_peer *p, const tcpu_addr *from) {
@@ -209,10 +220,8 @@ int tcpu_peer_punching(const tcpu_endpoint *ep, const tcpu_addr *from,
 
 /* Plain keepalives and punches are the same byte. */
 static void plain_keepalive_out(tcpu_peer *p) {
-  tcpu_peers_queue_msg(p->ep, &p->endpoint, plain_keepalive,
-                       sizeof plain_keepalive);
+  tcpu_peer_queue_msg(p, plain_keepalive, sizeof plain_keepalive);
   p->ep->st.keepalives_sent++;
-  p->tx_bytes += sizeof plain_keepalive;
 }
 
 void tcpu_peer_plain_keepalive_in(tcpu_endpoint *ep, const tcpu_addr *from,

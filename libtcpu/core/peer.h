@@ -81,7 +81,6 @@ typedef struct tcpu_sealed {
   size_t isize, icount;
   tcpu_tstamp load_window; /* start of the second being counted */
   uint32_t load_count;     /* handshake messages in it */
-  uint8_t refused_tie;     /* lookup refused an initiation (tie-break) */
   uint8_t buf[65536];      /* opened plaintext */
 } tcpu_sealed;
 
@@ -101,6 +100,9 @@ void tcpu_peers_free(tcpu_endpoint *ep);
 /* The peer a connection address names: O(1) for TCPU_AF_PEER. */
 tcpu_peer *tcpu_peers_by_conn_addr(const tcpu_endpoint *ep,
                                    const tcpu_addr *addr);
+/* The first peer whose UDP endpoint is addr, or NULL. */
+tcpu_peer *tcpu_peers_by_endpoint(const tcpu_endpoint *ep,
+                                  const tcpu_addr *addr);
 /* A receiver index of ours -> its peer, or NULL. */
 tcpu_peer *tcpu_peers_by_index(const tcpu_endpoint *ep, uint32_t index);
 uint32_t tcpu_peers_new_index(tcpu_endpoint *ep, tcpu_peer *p);
@@ -111,6 +113,8 @@ tcpu_tstamp tcpu_peer_expiry(const tcpu_peer *p);
 /* Queues a ready datagram; counts an overflow when full. */
 void tcpu_peers_queue_msg(tcpu_endpoint *ep, const tcpu_addr *to,
                           const uint8_t *data, size_t len);
+/* Queues a datagram to the peer's endpoint, counted in its tx_bytes. */
+void tcpu_peer_queue_msg(tcpu_peer *p, const uint8_t *msg, size_t len);
 /* The UDP endpoint moved to from (roaming), or was learnt. */
 void tcpu_peer_learn_endpoint(tcpu_peer *p, const tcpu_addr *from);
 /* 1 when from is a peer punched within TCPU_PUNCH_QUIET_NS. */

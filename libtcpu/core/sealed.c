@@ -131,11 +131,6 @@ static void session_established(tcpu_peer *p, tcpu_tstamp now) {
     tcpu_sealed_peer_expiry(p, now); /* or the keepalive the timers ask */
 }
 
-static void queue_to_peer(tcpu_peer *p, const uint8_t *msg, size_t len) {
-  tcpu_peers_queue_msg(p->ep, &p->endpoint, msg, len);
-  p->tx_bytes += len;
-}
-
 /* An initiation that failed: was it a listed peer speaking the other
  * cipher?  Both ends must agree (DESIGN §6), and "handshake failed" alone
  * leaves an operator guessing, so the failure is retried on copies — the
@@ -267,7 +262,7 @@ static void handshake_in(tcpu_endpoint *ep, const tcpu_addr *from,
   if (n < 0) {
     ep->st.handshakes_failed++;
   } else {
-    queue_to_peer(p, out, (size_t)n);
+    tcpu_peer_queue_msg(p, out, (size_t)n);
   }
   tcpu_peers_touched(ep, p);
 }
@@ -358,7 +353,7 @@ void tcpu_sealed_initiate(tcpu_peer *p, int resend, tcpu_tstamp now) {
   int pending = p->have_initiation &&
                 p->noise.hs_state == TCPU_NOISE_HS_CREATED_INITIATION;
   if (resend && pending) {
-    queue_to_peer(p, p->initiation, sizeof p->initiation);
+    tcpu_peer_queue_msg(p, p->initiation, sizeof p->initiation);
     return;
   }
   uint32_t index = tcpu_peers_new_index(ep, p);
@@ -372,12 +367,12 @@ void tcpu_sealed_initiate(tcpu_peer *p, int resend, tcpu_tstamp now) {
     /* Too soon after the last one (REKEY_TIMEOUT): the same copy again
      * is harmless — its timestamp is no longer fresh to the responder. */
     if (pending)
-      queue_to_peer(p, p->initiation, sizeof p->initiation);
+      tcpu_peer_queue_msg(p, p->initiation, sizeof p->initiation);
     return;
   }
   p->have_initiation = 1;
   ep->st.handshakes_initiated++;
-  queue_to_peer(p, p->initiation, (size_t)n);
+  tcpu_peer_queue_msg(p, p->initiation, (size_t)n);
 }
 
 static void send_keepalive(tcpu_peer *p, tcpu_tstamp now) {
@@ -387,7 +382,7 @@ static void send_keepalive(tcpu_peer *p, tcpu_tstamp now) {
   tcpu_ssize n = tcpu_noise_peer_seal(&p->noise, msg + TCPU_NOISE_DATA_HEADER_LEN,
                                       0, msg, sizeof msg, now);
   if (n > 0) {
-    queue_to_peer(p, msg, (size_t)n);
+    tcpu_peer_queue_msg(p, msg, (size_t)n);
     p->ep->st.keepalives_sent++;
   }
 }
