@@ -1,7 +1,7 @@
 /*
  * aead.c — libsodium's AEAD alone, the ceiling of sealed mode: IETF
  * ChaCha20-Poly1305 and, where crypto_aead_aes256gcm_is_available() (AES-NI
- * and PCLMUL), AES-256-GCM, over AEAD_MSG_BYTES-byte messages on one
+ * and PCLMUL), AES-256-GCM, over msg_bytes-byte messages on one
  * thread pinned to CPU 0, each way for a bounded time (1 s; --quick 0.1 s).
  *
  * Each message is sealed as libtcpu/crypto/seal.c seals a segment: the
@@ -23,6 +23,7 @@
 #define RING 64
 #define CHECK_EVERY 32 /* messages between looks at the clock */
 #define CPU_AEAD 0
+#define MAX_MSG 2048
 
 typedef int (*aead_enc_fn)(unsigned char *c, unsigned long long *clen,
                            const unsigned char *m, unsigned long long mlen,
@@ -39,8 +40,9 @@ typedef struct aead_job {
   aead_enc_fn enc;
   aead_dec_fn dec;
   double seconds;
+  size_t len; /* plaintext bytes per message, at most MAX_MSG */
   uint8_t key[32], ad[AD_BYTES];
-  uint8_t pt[RING][AEAD_MSG_BYTES], ct[RING][AEAD_MSG_BYTES + TAG_BYTES];
+  uint8_t pt[RING][MAX_MSG], ct[RING][MAX_MSG + TAG_BYTES];
   uint64_t enc_msgs, dec_msgs, dec_fail;
   uint64_t enc_wall, dec_wall, enc_cpu, dec_cpu; /* ns */
 } aead_job;
@@ -68,11 +70,11 @@ static void aead_loop(aead_job *j, int decrypt) {
       unsigned i = (unsigned)(n % RING);
       if (decrypt) {
         nonce_of(nonce, i);
-        fail += j->dec(j->pt[i], NULL, NULL, j->ct[i], sizeof j->ct[i], j->ad,
-                       AD_BYTES, nonce, j->key) != 0;
+        fail += j->dec(j->pt[i], NULL, NULL, j->ct[i], j->len + TAG_BYTES,
+                       j->ad, AD_BYTES, nonce, j->key) != 0;
       } else {
         nonce_of(nonce, n);
-        j->enc(j->ct[i], NULL, j->pt[i], AEAD_MSG_BYTES, j->ad, AD_BYTES, NULL,
+        j->enc(j->ct[i], NULL, j->pt[i], j->len, j->ad, AD_BYTES, NULL,
                nonce, j->key);
       }
     }
@@ -95,22 +97,22 @@ static void *aead_thread(void *arg) {
   /* Valid ciphertexts under nonce i for the opening side. */
   for (unsigned i = 0; i < RING; i++) {
     nonce_of(nonce, i);
-    j->enc(j->ct[i], NULL, j->pt[i], AEAD_MSG_BYTES, j->ad, AD_BYTES, NULL,
+    j->enc(j->ct[i], NULL, j->pt[i], j->len, j->ad, AD_BYTES, NULL,
            nonce, j->key);
   }
   aead_loop(j, 1);
   return NULL;
 }
 
-static double gbps(uint64_t msgs, uint64_t ns) {
-  return ns ? (double)msgs * AEAD_MSG_BYTES * 8 / (double)ns : 0;
+static double gbps(uint64_t msgs, size_t len, uint64_t ns) {
+  return ns ? (double)msgs * (double)len * 8 / (double)ns : 0;
 }
 
-static void report_way(const char *key, uint64_t msgs, uint64_t wall,
-                       uint64_t cpu) {
+static void report_way(const char *key, size_t len, uint64_t msgs,
+                       uint64_t wall, uint64_t cpu) {
   js_open(key);
-  js_num("gbps", gbps(msgs, wall));
-  js_num("gbps_cpu", gbps(msgs, cpu));
+  js_num("gbps", gbps(msgs, len, wall));
+  js_num("gbps_cpu", gbps(msgs, len, cpu));
   js_num("ns_per_message", msgs ? (double)wall / (double)msgs : 0);
   js_int("messages", msgs);
   js_num("seconds", (double)wall / 1e9);
@@ -118,7 +120,7 @@ static void report_way(const char *key, uint64_t msgs, uint64_t wall,
   js_close();
 }
 
-aead_result bench_aead(const char *key, tcpu_cipher cipher) {
+aead_result bench_aead(const char *key, tcpu_cipher cipher, size_t msg_bytes) {
   aead_result res = {0, 0, 0, 0, 0};
   aead_job *j;
   pthread_t th;
@@ -127,7 +129,7 @@ aead_result bench_aead(const char *key, tcpu_cipher cipher) {
   js_str("function", cipher == TCPU_CIPHER_AESGCM
                          ? "crypto_aead_aes256gcm_encrypt/decrypt"
                          : "crypto_aead_chacha20poly1305_ietf_encrypt/decrypt");
-  if (sodium_init() < 0 ||
+  if (sodium_init() < 0 || msg_bytes == 0 || msg_bytes > MAX_MSG ||
       (cipher == TCPU_CIPHER_AESGCM && !crypto_aead_aes256gcm_is_available())) {
     js_bool("available", 0);
     js_close();
@@ -146,6 +148,7 @@ aead_result bench_aead(const char *key, tcpu_cipher cipher) {
     j->dec = crypto_aead_chacha20poly1305_ietf_decrypt;
   }
   j->seconds = opts.quick ? 0.1 : 1.0;
+  j->len = msg_bytes;
   randombytes_buf(j->key, sizeof j->key);
   randombytes_buf(j->ad, sizeof j->ad);
   randombytes_buf(j->pt, sizeof j->pt);
@@ -153,16 +156,16 @@ aead_result bench_aead(const char *key, tcpu_cipher cipher) {
     pthread_join(th, NULL);
     res.ok = j->enc_msgs > 0 && j->dec_msgs > 0 && j->dec_fail == 0;
   }
-  res.enc_gbps = gbps(j->enc_msgs, j->enc_wall);
-  res.dec_gbps = gbps(j->dec_msgs, j->dec_wall);
-  res.enc_gbps_cpu = gbps(j->enc_msgs, j->enc_cpu);
-  res.dec_gbps_cpu = gbps(j->dec_msgs, j->dec_cpu);
+  res.enc_gbps = gbps(j->enc_msgs, j->len, j->enc_wall);
+  res.dec_gbps = gbps(j->dec_msgs, j->len, j->dec_wall);
+  res.enc_gbps_cpu = gbps(j->enc_msgs, j->len, j->enc_cpu);
+  res.dec_gbps_cpu = gbps(j->dec_msgs, j->len, j->dec_cpu);
   js_bool("available", 1);
   js_bool("ok", res.ok);
-  js_int("message_bytes", AEAD_MSG_BYTES);
+  js_int("message_bytes", j->len);
   js_int("ad_bytes", AD_BYTES);
-  report_way("encrypt", j->enc_msgs, j->enc_wall, j->enc_cpu);
-  report_way("decrypt", j->dec_msgs, j->dec_wall, j->dec_cpu);
+  report_way("encrypt", j->len, j->enc_msgs, j->enc_wall, j->enc_cpu);
+  report_way("decrypt", j->len, j->dec_msgs, j->dec_wall, j->dec_cpu);
   js_close();
   free(j);
   return res;

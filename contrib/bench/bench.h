@@ -152,14 +152,17 @@ bulk_result bench_bulk_libtcpu_sealed(const char *key, const bench_seal *seal);
 /* Writes an endpoint's sealed-mode counters as one JSON member. */
 void bench_seal_report(const char *key, const tcpu_endpoint_stats *st);
 
-/* aead.c: libsodium's AEAD alone, one core, 1400-byte messages. */
+/* aead.c: libsodium's AEAD alone, one core, msg_bytes-byte messages:
+ * AEAD_MSG_BYTES (issue 7's reference) or AEAD_SEG_BYTES (the plaintext
+ * of a full sealed segment at MTU 1500: TCP header + MSS 1388). */
 typedef struct aead_result {
   int ok;                            /* 0: the cipher is not available */
   double enc_gbps, dec_gbps;         /* plaintext bits per wall-clock second */
   double enc_gbps_cpu, dec_gbps_cpu; /* per second of the thread's CPU */
 } aead_result;
 #define AEAD_MSG_BYTES 1400
-aead_result bench_aead(const char *key, tcpu_cipher cipher);
+#define AEAD_SEG_BYTES 1408
+aead_result bench_aead(const char *key, tcpu_cipher cipher, size_t msg_bytes);
 const char *bench_cipher_name(tcpu_cipher cipher); /* "chachapoly", "aesgcm" */
 
 /* sealed.c: issue 7's section: AEAD, plain and sealed bulk side by side,

@@ -199,7 +199,9 @@ void tcpu_conn_reset(tcpu_conn *c, int err, tcpu_tstamp now);
 void tcpu_conn_on_established(tcpu_conn *c, tcpu_tstamp now);
 
 /* ---- conn_out.c: output */
-/* Writes the next segment due into buf; 0 when nothing is due. */
+/* Writes the next segment due into buf; 0 when nothing is due.  In
+ * sealed mode a data segment may instead be left in the send ring, where
+ * ep->splice.seg points (tcpu_sealed_wrap seals it from there). */
 tcpu_ssize tcpu_conn_output(tcpu_conn *c, uint8_t *buf, size_t buflen,
                             tcpu_tstamp now);
 /* Payload bytes per segment: the send MSS less the options every segment

@@ -200,6 +200,19 @@ static tcpu_ssize send_range(tcpu_conn *c, uint32_t seq, uint32_t len,
   }
   if (hl + len > buflen)
     return TCPU_ERR_NOBUF;
+  /* Sealed mode: the AEAD reads the payload where it lies and writes the
+   * datagram, so the copy below would be a second pass over every byte. */
+  uint8_t *span = c->ep->peers.sealed != NULL && len > 0
+                      ? tcpu_ring_span(&c->sndq, seq - c->snd_buf_seq, len)
+                      : NULL;
+  if (span != NULL && (size_t)(span - c->sndq.buf) >= hl) {
+    s.data = span;
+    s.len = len;
+    tcpu_ssize n = emit(c, &s, tcpu_endpoint_splice(c->ep, span, hl), hl + len);
+    if (n <= 0)
+      tcpu_endpoint_unsplice(c->ep);
+    return n;
+  }
   tcpu_ring_peek(&c->sndq, seq - c->snd_buf_seq, buf + hl, len);
   s.data = buf + hl;
   s.len = len;

@@ -5,6 +5,8 @@
 #ifndef TCPU_CORE_ENDPOINT_H
 #define TCPU_CORE_ENDPOINT_H
 
+#include <string.h>
+
 #include "core/conn.h"
 #include "core/peer.h"
 #include "tcpu/tcpu.h"
@@ -13,6 +15,16 @@
  * bounded ring, so a flood cannot make us queue without limit. */
 #define TCPU_CTL_QUEUE_LEN 64
 #define TCPU_CTL_DGRAM_MAX 64
+
+/* Sealed mode seals a data segment straight from the send ring, with no
+ * copy into the datagram: send_range writes the TCP header over the bytes
+ * just before the payload, which wait here and are put back as soon as
+ * the segment is sealed (tcpu_sealed_wrap). */
+typedef struct tcpu_splice {
+  uint8_t *seg; /* the segment, header first; NULL: the segment is in buf */
+  size_t hlen;
+  uint8_t saved[TCPU_TCP_MAX_HDR_LEN];
+} tcpu_splice;
 
 typedef struct tcpu_ctl_dgram {
   tcpu_addr to;
@@ -52,6 +64,7 @@ struct tcpu_endpoint {
   tcpu_peers peers; /* peer.c, sealed.c */
   tcpu_segment_tap tap;
   void *tap_arg;
+  tcpu_splice splice;
 };
 
 tcpu_conn *tcpu_endpoint_find(const tcpu_endpoint *ep, const tcpu_addr *peer,
@@ -77,6 +90,21 @@ uint16_t tcpu_endpoint_mss(const tcpu_endpoint *ep, const tcpu_addr *peer);
  * only for a capture (the segment tap shows it to pcap writers). */
 static inline int tcpu_endpoint_wants_checksum(const tcpu_endpoint *ep) {
   return ep->peers.sealed == NULL || ep->tap != NULL;
+}
+/* Lends the hlen bytes before payload (send ring storage) to a segment
+ * header: returns where the segment starts.  Only in sealed mode. */
+static inline uint8_t *tcpu_endpoint_splice(tcpu_endpoint *ep,
+                                            uint8_t *payload, size_t hlen) {
+  ep->splice.seg = payload - hlen;
+  ep->splice.hlen = hlen;
+  memcpy(ep->splice.saved, ep->splice.seg, hlen);
+  return ep->splice.seg;
+}
+/* Puts the lent bytes back. */
+static inline void tcpu_endpoint_unsplice(tcpu_endpoint *ep) {
+  if (ep->splice.seg != NULL)
+    memcpy(ep->splice.seg, ep->splice.saved, ep->splice.hlen);
+  ep->splice.seg = NULL;
 }
 /* Room for one encoded segment: the largest datagram less the envelope. */
 size_t tcpu_endpoint_seg_room(const tcpu_endpoint *ep);

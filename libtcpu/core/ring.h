@@ -26,6 +26,13 @@ long tcpu_ring_push(tcpu_ring *r, const uint8_t *data, size_t len);
 /* Copies len bytes starting off bytes after the oldest one; the caller
  * guarantees off + len <= r->len. */
 void tcpu_ring_peek(const tcpu_ring *r, size_t off, uint8_t *dst, size_t len);
+/* The len bytes starting off bytes after the oldest one, in place, when
+ * they do not wrap around the end of the storage; NULL when they do. */
+static inline uint8_t *tcpu_ring_span(const tcpu_ring *r, size_t off,
+                                      size_t len) {
+  size_t start = (r->head + off) % r->cap;
+  return r->buf != NULL && len <= r->cap - start ? r->buf + start : NULL;
+}
 /* Changes the capacity, keeping the bytes held (cap >= r->len).  Returns
  * 0, or -1 when the new storage cannot be allocated. */
 int tcpu_ring_resize(tcpu_ring *r, size_t cap);

@@ -420,17 +420,19 @@ int tcpu_sealed_ready(tcpu_endpoint *ep, const tcpu_addr *addr,
 
 size_t tcpu_sealed_wrap(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
                         size_t len, size_t cap, tcpu_tstamp now) {
+  const uint8_t *seg = ep->splice.seg != NULL
+                           ? ep->splice.seg
+                           : buf + TCPU_NOISE_DATA_HEADER_LEN;
   tcpu_peer *p = tcpu_peers_by_conn_addr(ep, to);
   if (p == NULL || p->endpoint.family == 0) {
+    tcpu_endpoint_unsplice(ep);
     ep->st.drop_no_session++;
     return 0;
   }
   if (ep->tap)
-    ep->tap(ep->tap_arg, 1, &p->endpoint, buf + TCPU_NOISE_DATA_HEADER_LEN,
-            len);
-  tcpu_ssize n = tcpu_noise_peer_seal(&p->noise,
-                                      buf + TCPU_NOISE_DATA_HEADER_LEN, len,
-                                      buf, cap, now);
+    ep->tap(ep->tap_arg, 1, &p->endpoint, seg, len);
+  tcpu_ssize n = tcpu_noise_peer_seal(&p->noise, seg, len, buf, cap, now);
+  tcpu_endpoint_unsplice(ep);
   tcpu_peers_touched(ep, p);
   if (n < 0) {
     p->held = 1;

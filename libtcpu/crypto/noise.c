@@ -115,8 +115,7 @@ static int cipher_usable(tcpu_noise_cipher cipher) {
 
 /* §12.3 ChaChaPoly: 32 zero bits then the little-endian nonce; §12.4
  * AESGCM: 32 zero bits then the big-endian nonce. */
-static void make_nonce(uint8_t nonce[12], tcpu_noise_cipher cipher,
-                       uint64_t n) {
+void tcpu_noise_nonce(uint8_t nonce[12], tcpu_noise_cipher cipher, uint64_t n) {
   memset(nonce, 0, 4);
   for (int i = 0; i < 8; i++) {
     uint8_t byte = (uint8_t)(n >> (8 * i));
@@ -137,7 +136,7 @@ int tcpu_noise_aead_encrypt(tcpu_noise_cipher cipher, const uint8_t key[KEYLEN],
     return TCPU_ERR_INVAL;
   if (pt == NULL)
     pt = none;
-  make_nonce(nonce, cipher, n);
+  tcpu_noise_nonce(nonce, cipher, n);
   if (cipher == TCPU_NOISE_AESGCM)
     crypto_aead_aes256gcm_encrypt(out, NULL, pt, ptlen, ad, adlen, NULL, nonce,
                                   key);
@@ -157,7 +156,7 @@ int tcpu_noise_aead_decrypt(tcpu_noise_cipher cipher, const uint8_t key[KEYLEN],
     return TCPU_ERR_INVAL;
   if (ctlen < TAGLEN)
     return TCPU_ERR_PROTO;
-  make_nonce(nonce, cipher, n);
+  tcpu_noise_nonce(nonce, cipher, n);
   if (cipher == TCPU_NOISE_AESGCM)
     rc = crypto_aead_aes256gcm_decrypt(out, NULL, NULL, ct, ctlen, ad, adlen,
                                        nonce, key);

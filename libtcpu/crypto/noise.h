@@ -79,6 +79,9 @@ int tcpu_noise_aead_decrypt(tcpu_noise_cipher cipher,
                             const uint8_t *ad, size_t adlen, const uint8_t *ct,
                             size_t ctlen, uint8_t *out);
 
+/* The 96-bit AEAD nonce of counter n for the cipher (Noise §12.3, §12.4). */
+void tcpu_noise_nonce(uint8_t nonce[12], tcpu_noise_cipher cipher, uint64_t n);
+
 /* X25519.  0, or TCPU_ERR_PROTO when pub is a low-order point (the shared
  * secret would be all zero; out is then zeroed). */
 int tcpu_noise_dh(uint8_t out[TCPU_NOISE_KEY_LEN],

@@ -28,6 +28,11 @@ void tcpu_noise_session_init(tcpu_noise_session *s, tcpu_noise_cipher cipher,
   s->remote_index = remote_index;
   s->cipher = (uint8_t)cipher;
   s->initiator = initiator != 0;
+  if (cipher == TCPU_NOISE_AESGCM && crypto_aead_aes256gcm_is_available()) {
+    crypto_aead_aes256gcm_beforenm(&s->aes_send, send_key);
+    crypto_aead_aes256gcm_beforenm(&s->aes_recv, recv_key);
+    s->aes_ready = 1;
+  }
   s->valid = 1;
 }
 

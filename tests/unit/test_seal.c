@@ -244,6 +244,20 @@ static void test_seal_aesgcm_sessions(void **state) {
     assert_int_equal(send_to(w, &w->pa, &w->pb, 100, (uint8_t)i), 100);
     assert_int_equal(send_to(w, &w->pb, &w->pa, 1400, (uint8_t)i), 1400);
   }
+  /* The session seals with keys expanded once; the message is still
+   * AEAD(send_key, counter, header, plaintext) as the cipher defines it. */
+  uint8_t pt[1408], msg[1408 + 32], want[1408 + 16];
+  for (size_t i = 0; i < sizeof pt; i++)
+    pt[i] = (uint8_t)(i * 5);
+  uint64_t counter = w->pa.cur.send_counter;
+  assert_int_equal(tcpu_noise_peer_seal(&w->pa, pt, sizeof pt, msg,
+                                        sizeof msg, w->now),
+                   (tcpu_ssize)sizeof msg);
+  assert_int_equal(tcpu_noise_aead_encrypt(TCPU_NOISE_AESGCM,
+                                           w->pa.cur.send_key, counter, msg,
+                                           16, pt, sizeof pt, want),
+                   0);
+  assert_memory_equal(msg + 16, want, sizeof want);
   pair_del(w);
 }
 
