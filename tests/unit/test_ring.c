@@ -16,20 +16,7 @@
 
 #include <cmocka.h>
 
-/* -1: never fail.  n >= 0: n more allocations succeed, then one fails. */
-static long fail_after = -1;
-static unsigned allocations;
-
-static void *hooked_malloc(size_t n) {
-  if (fail_after == 0) {
-    fail_after = -1;
-    return NULL;
-  }
-  if (fail_after > 0)
-    fail_after--;
-  allocations++;
-  return malloc(n);
-}
+#include "malloc_hook.h"
 
 #define malloc(n) hooked_malloc(n)
 #include "core/ring.c"
