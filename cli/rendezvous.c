@@ -9,7 +9,9 @@
  * observed address and both punch through (libtcpu/nat/rendezvous.h has
  * the protocol, libtcpu/nat/rdv_server.h the rules; tcpu_uv.h's
  * tcpu_uv_rendezvous_* the client).  This file is only the I/O around the
- * sans-IO server: a uv_udp_t, libuv's clock, signals and logs.  Memory is
+ * sans-IO server: a UDP socket that knows which of the host's addresses
+ * each request came to and answers from it (udp_pktinfo.h), polled by
+ * libuv; libuv's clock, signals and logs.  Memory is
  * bounded by --max-entries; every answer is sent at once or dropped (the
  * clients retry), never queued.
  *
@@ -17,6 +19,7 @@
  * it), each request with -v, the counters at the end (SIGINT, SIGTERM) and
  * on SIGUSR1; --json-stats prints the end counters to stdout as JSON.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,18 +30,21 @@
 
 #include "cmd.h"
 #include "nat/rdv_server.h"
+#include "udp_pktinfo.h"
 #include "tcpu/tcpu_uv.h"
 #include "tcpud/addr.h"
 
 /* Requests are 128 or 256 bytes; room enough to see that a datagram is
- * longer (libuv flags it partial and the server drops it). */
+ * longer (it is counted as truncated and dropped). */
 #define RDV_RECV_BUF 2048
+/* Datagrams read per readable event before the loop gets a turn. */
+#define RDV_RECV_BATCH 64
 
 typedef struct rdv_cli {
   uv_loop_t *loop;
-  uv_udp_t sock;
+  udp_pktinfo sock;
+  uv_poll_t poll;
   uv_signal_t sigint, sigterm, sigusr1;
-  int family; /* AF_INET or AF_INET6 of the socket */
   tcpu_rdv_server srv;
   uint64_t send_errors, truncated;
   uint64_t t_start;
@@ -56,10 +62,10 @@ static const char usage_text[] =
     "(tcpu_uv_rendezvous_connect).  The server needs a public address; the\n"
     "peers do not.\n"
     "\n"
-    "  --listen ADDR:PORT  UDP address to serve on: the public address (a\n"
-    "                      wildcard socket answers from the route's source\n"
-    "                      address, which NATs drop on a host with several);\n"
-    "                      port 0 picks one, printed on stderr\n"
+    "  --listen ADDR:PORT  UDP address to serve on (0.0.0.0 or [::]: every\n"
+    "                      address; each request is answered from the\n"
+    "                      address it came to); port 0 picks one, printed\n"
+    "                      on stderr\n"
     "  --max-entries N     registrations held at most (default 4096,\n"
     "                      rounded up to a power of two)\n"
     "  --json-stats        print the counters as JSON on stdout at exit\n"
@@ -135,49 +141,40 @@ static void log_request(const rdv_cli *r, const tcpu_addr *from,
             a, m.name.s, m.peer.s);
 }
 
+/* Every answer leaves at once or is dropped (the clients retry). */
 static void send_reply(rdv_cli *r, const tcpu_rdv_reply *rep) {
-  tcpu_addr to = rep->to;
-  struct sockaddr_storage ss;
-  uv_buf_t buf = uv_buf_init((char *)rep->buf, (unsigned)rep->len);
-
-  /* Observed addresses travel unmapped; a dual-stack socket sends to
-   * IPv4 peers as ::ffff:a.b.c.d. */
-  if (r->family == AF_INET6 && to.family == TCPU_AF_INET)
-    tcpud_addr_map6(&to);
-  if (tcpu_uv_addr_to_sockaddr(&ss, NULL, &to) != 0 ||
-      uv_udp_try_send(&r->sock, &buf, 1, (struct sockaddr *)&ss) < 0)
+  if (udp_pktinfo_send(&r->sock, &rep->to, &rep->from, rep->buf,
+                       rep->len) != 0)
     r->send_errors++;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  rdv_cli *r = h->data;
-
-  (void)suggested;
-  *buf = uv_buf_init(r->rbuf, sizeof(r->rbuf));
-}
-
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                    const struct sockaddr *sa, unsigned flags) {
+static void on_readable(uv_poll_t *h, int status, int events) {
   rdv_cli *r = h->data;
   tcpu_rdv_reply out[2];
-  tcpu_addr from;
-  int n;
+  tcpu_addr from, local;
+  uint8_t *buf = (uint8_t *)r->rbuf;
 
-  if (nread <= 0 || sa == NULL || r->stopping)
-    return; /* nothing, or an error the next datagram does not share */
-  if (flags & UV_UDP_PARTIAL) {
-    r->truncated++;
+  if (status < 0 || !(events & UV_READABLE) || r->stopping)
     return;
+  for (int k = 0; k < RDV_RECV_BATCH; k++) {
+    int truncated = 0, n;
+    ssize_t len = udp_pktinfo_recv(&r->sock, buf, sizeof(r->rbuf),
+                                   &truncated, &from, &local);
+    if (len == -EAGAIN)
+      return;
+    if (len < 0 || from.family == 0)
+      continue; /* an error the next datagram does not share */
+    if (truncated) {
+      r->truncated++;
+      continue;
+    }
+    n = tcpu_rdv_server_recv_at(&r->srv, &from, &local, buf, (size_t)len,
+                                out, uv_hrtime());
+    if (r->verbose)
+      log_request(r, &from, buf, (size_t)len, out, n);
+    for (int i = 0; i < n; i++)
+      send_reply(r, &out[i]);
   }
-  if (tcpu_uv_addr_from_sockaddr(&from, sa) != 0)
-    return;
-  tcpud_addr_unmap(&from);
-  n = tcpu_rdv_server_recv(&r->srv, &from, (const uint8_t *)buf->base,
-                           (size_t)nread, out, uv_hrtime());
-  if (r->verbose)
-    log_request(r, &from, (const uint8_t *)buf->base, (size_t)nread, out, n);
-  for (int i = 0; i < n; i++)
-    send_reply(r, &out[i]);
 }
 
 static void stop(rdv_cli *r) {
@@ -187,7 +184,7 @@ static void stop(rdv_cli *r) {
   log_stats(r);
   if (r->json)
     print_json(r);
-  uv_close((uv_handle_t *)&r->sock, NULL);
+  uv_close((uv_handle_t *)&r->poll, NULL);
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
   uv_close((uv_handle_t *)&r->sigusr1, NULL);
@@ -258,7 +255,8 @@ int tcpu_cmd_rendezvous(int argc, char **argv) {
   tcpu_addr bind;
   size_t max_entries = 0;
   struct sockaddr_storage ss;
-  int len = sizeof(ss), rv;
+  socklen_t len;
+  int rv;
   char a[TCPUD_ADDRSTRLEN];
 
   for (int i = 1; i < argc; i++)
@@ -276,20 +274,23 @@ int tcpu_cmd_rendezvous(int argc, char **argv) {
   }
   r.loop = uv_default_loop();
   r.t_start = uv_hrtime();
-  tcpu_uv_addr_to_sockaddr(&ss, NULL, &bind);
-  r.family = ss.ss_family;
-  uv_udp_init(r.loop, &r.sock);
-  r.sock.data = &r;
-  rv = uv_udp_bind(&r.sock, (struct sockaddr *)&ss, 0);
+  tcpu_uv_addr_to_sockaddr(&ss, &len, &bind);
+  rv = udp_pktinfo_open(&r.sock, (struct sockaddr *)&ss, len);
+  if (rv == 0 && getsockname(r.sock.fd, (struct sockaddr *)&ss, &len) != 0)
+    rv = -errno;
   if (rv == 0)
-    rv = uv_udp_recv_start(&r.sock, on_alloc, on_recv);
-  if (rv == 0)
-    rv = uv_udp_getsockname(&r.sock, (struct sockaddr *)&ss, &len);
+    rv = uv_poll_init(r.loop, &r.poll, r.sock.fd);
+  if (rv == 0) {
+    r.poll.data = &r;
+    rv = uv_poll_start(&r.poll, UV_READABLE, on_readable);
+    if (rv != 0)
+      uv_close((uv_handle_t *)&r.poll, NULL);
+  }
   if (rv != 0) {
     fprintf(stderr, "tcpu rendezvous: UDP %s: %s\n",
             tcpud_addr_format(&bind, 1, a, sizeof(a)), uv_strerror(rv));
-    uv_close((uv_handle_t *)&r.sock, NULL);
     uv_run(r.loop, UV_RUN_DEFAULT);
+    udp_pktinfo_close(&r.sock);
     tcpu_rdv_server_free(&r.srv);
     return 1;
   }
@@ -305,6 +306,7 @@ int tcpu_cmd_rendezvous(int argc, char **argv) {
   uv_signal_start(&r.sigusr1, on_signal, SIGUSR1);
   uv_run(r.loop, UV_RUN_DEFAULT);
   uv_loop_close(r.loop);
+  udp_pktinfo_close(&r.sock);
   tcpu_rdv_server_free(&r.srv);
   return 0;
 }

@@ -109,12 +109,13 @@ static tcpu_rdv_entry *slot_for(tcpu_rdv_server *s, const tcpu_rdv_name *n,
 /* -------------------------------------------------------------- answers */
 
 static int reply(tcpu_rdv_server *s, tcpu_rdv_reply *out, const tcpu_addr *to,
-                 const tcpu_rdv_msg *m) {
+                 const tcpu_addr *via, const tcpu_rdv_msg *m) {
   tcpu_ssize n = tcpu_rdv_encode(m, out->buf, sizeof(out->buf));
 
   if (n <= 0)
     return 0; /* cannot happen: every field was validated on the way in */
   out->to = *to;
+  out->from = *via;
   out->len = (size_t)n;
   s->stats.sent++;
   s->stats.bytes_sent += (uint64_t)n;
@@ -122,8 +123,8 @@ static int reply(tcpu_rdv_server *s, tcpu_rdv_reply *out, const tcpu_addr *to,
 }
 
 static int on_register(tcpu_rdv_server *s, const tcpu_addr *from,
-                       const tcpu_rdv_msg *in, tcpu_rdv_reply out[2],
-                       tcpu_tstamp now) {
+                       const tcpu_addr *local, const tcpu_rdv_msg *in,
+                       tcpu_rdv_reply out[2], tcpu_tstamp now) {
   tcpu_rdv_entry *e = slot_for(s, &in->name, now);
   tcpu_rdv_msg m;
 
@@ -135,18 +136,19 @@ static int on_register(tcpu_rdv_server *s, const tcpu_addr *from,
   e->name = in->name;
   e->addr = *from;
   e->addr.scope_id = 0; /* not on the wire */
+  e->local = *local;
   e->expires = now + TCPU_RDV_EXPIRY_NS;
   s->stats.registers++;
   memset(&m, 0, sizeof(m));
   m.type = TCPU_RDV_OBSERVED;
   m.txid = in->txid;
   m.addr = e->addr;
-  return reply(s, &out[0], from, &m);
+  return reply(s, &out[0], from, local, &m);
 }
 
 static int on_lookup(tcpu_rdv_server *s, const tcpu_addr *from,
-                     const tcpu_rdv_msg *in, tcpu_rdv_reply out[2],
-                     tcpu_tstamp now) {
+                     const tcpu_addr *local, const tcpu_rdv_msg *in,
+                     tcpu_rdv_reply out[2], tcpu_tstamp now) {
   const tcpu_rdv_entry *self = tcpu_rdv_server_find(s, &in->name, now);
   const tcpu_rdv_entry *peer = tcpu_rdv_server_find(s, &in->peer, now);
   tcpu_addr src = *from;
@@ -160,12 +162,12 @@ static int on_lookup(tcpu_rdv_server *s, const tcpu_addr *from,
   if (self == NULL || !tcpu_addr_equal(&self->addr, &src)) {
     s->stats.unregistered++;
     m.type = TCPU_RDV_NOT_FOUND;
-    return reply(s, &out[0], from, &m);
+    return reply(s, &out[0], from, local, &m);
   }
   if (peer == NULL || peer == self) {
     s->stats.not_found++;
     m.type = TCPU_RDV_NOT_FOUND;
-    return reply(s, &out[0], from, &m);
+    return reply(s, &out[0], from, local, &m);
   }
   s->stats.found++;
   /* The push: the peer learns of the looker at the same moment, so both
@@ -177,18 +179,32 @@ static int on_lookup(tcpu_rdv_server *s, const tcpu_addr *from,
   m.txid = 0;
   m.name = self->name;
   m.addr = self->addr;
-  n = reply(s, &out[0], &peer->addr, &m);
+  n = reply(s, &out[0], &peer->addr, &peer->local, &m);
   m.txid = in->txid;
   m.name = peer->name;
   m.addr = peer->addr;
-  return n + reply(s, &out[n], from, &m);
+  return n + reply(s, &out[n], from, local, &m);
 }
 
 int tcpu_rdv_server_recv(tcpu_rdv_server *s, const tcpu_addr *from,
                          const uint8_t *dgram, size_t len,
                          tcpu_rdv_reply out[2], tcpu_tstamp now) {
-  tcpu_rdv_msg in;
+  return tcpu_rdv_server_recv_at(s, from, NULL, dgram, len, out, now);
+}
 
+int tcpu_rdv_server_recv_at(tcpu_rdv_server *s, const tcpu_addr *from,
+                            const tcpu_addr *local, const uint8_t *dgram,
+                            size_t len, tcpu_rdv_reply out[2],
+                            tcpu_tstamp now) {
+  tcpu_rdv_msg in;
+  tcpu_addr at;
+
+  memset(&at, 0, sizeof(at));
+  if (local != NULL && (local->family == TCPU_AF_INET ||
+                        local->family == TCPU_AF_INET6)) {
+    at = *local;
+    at.port = 0;
+  }
   s->stats.received++;
   s->stats.bytes_received += len;
   if (!tcpu_ratelimit_allow(&s->rl, from, now)) {
@@ -200,8 +216,8 @@ int tcpu_rdv_server_recv(tcpu_rdv_server *s, const tcpu_addr *from,
     return 0;
   }
   switch (in.type) {
-  case TCPU_RDV_REGISTER: return on_register(s, from, &in, out, now);
-  case TCPU_RDV_LOOKUP: return on_lookup(s, from, &in, out, now);
+  case TCPU_RDV_REGISTER: return on_register(s, from, &at, &in, out, now);
+  case TCPU_RDV_LOOKUP: return on_lookup(s, from, &at, &in, out, now);
   default:
     /* Replies have no business at the server. */
     s->stats.malformed++;

@@ -22,6 +22,12 @@
  *      at once (the push first: rdv_server.c says why); else answer
  *      NOT_FOUND.
  *
+ * A server on a wildcard address must answer from the address it was
+ * asked at, or the client (and its NAT) drops the answer: the caller says
+ * where each datagram arrived (tcpu_rdv_server_recv_at), a registration
+ * keeps that address, and every reply names the local address to send
+ * from (`from`), the pushed peer's included.
+ *
  * The server authenticates nobody: a name is whoever registered it last.
  * In sealed mode that is harmless (the Noise handshake authenticates the
  * peer's key, a wrong address just fails it); in plain mode the
@@ -53,6 +59,8 @@
 typedef struct tcpu_rdv_entry {
   tcpu_rdv_name name;
   tcpu_addr addr;
+  tcpu_addr local; /* the server's address it registered at (family 0:
+                      unknown) */
   tcpu_tstamp expires; /* live while now < expires */
   uint8_t used;
 } tcpu_rdv_entry;
@@ -82,6 +90,7 @@ typedef struct tcpu_rdv_server {
 /* One datagram to send. */
 typedef struct tcpu_rdv_reply {
   tcpu_addr to;
+  tcpu_addr from; /* the local address to send from; family 0: any */
   size_t len;
   uint8_t buf[TCPU_RDV_PEER_MAX];
 } tcpu_rdv_reply;
@@ -104,6 +113,12 @@ void tcpu_rdv_server_free(tcpu_rdv_server *s);
 int tcpu_rdv_server_recv(tcpu_rdv_server *s, const tcpu_addr *from,
                          const uint8_t *dgram, size_t len,
                          tcpu_rdv_reply out[2], tcpu_tstamp now);
+/* The same for a datagram that arrived at the server's address `local`
+ * (NULL or family 0: unknown; the port is not used). */
+int tcpu_rdv_server_recv_at(tcpu_rdv_server *s, const tcpu_addr *from,
+                            const tcpu_addr *local, const uint8_t *dgram,
+                            size_t len, tcpu_rdv_reply out[2],
+                            tcpu_tstamp now);
 
 /* The live registration of name, or NULL. */
 const tcpu_rdv_entry *tcpu_rdv_server_find(const tcpu_rdv_server *s,

@@ -81,7 +81,13 @@ static void conversation(const uint8_t *data, size_t size) {
     off += 4;
     if (len > size - off)
       len = size - off;
-    k = tcpu_rdv_server_recv(&s, &from, data + off, len, out, now);
+    /* The local address each arrived at: the source byte's top bit
+     * chooses between none and one of the server's addresses. */
+    tcpu_addr local = source((uint8_t)(data[off - 4] >> 1));
+    k = data[off - 4] & 0x80
+            ? tcpu_rdv_server_recv_at(&s, &from, &local, data + off, len,
+                                      out, now)
+            : tcpu_rdv_server_recv(&s, &from, data + off, len, out, now);
     check(k >= 0 && k <= 2);
     for (int i = 0; i < k; i++) {
       tcpu_rdv_msg m;
@@ -89,6 +95,12 @@ static void conversation(const uint8_t *data, size_t size) {
       check(m.type == TCPU_RDV_OBSERVED || m.type == TCPU_RDV_PEER ||
             m.type == TCPU_RDV_NOT_FOUND);
       check(i < k - 1 || tcpu_addr_equal(&out[i].to, &from));
+      /* The answer leaves from where the request came, portless. */
+      if (i == k - 1 && (data[off - 4] & 0x80))
+        check(out[i].from.family == local.family && out[i].from.port == 0 &&
+              memcmp(out[i].from.ip, local.ip, 16) == 0);
+      else if (i == k - 1)
+        check(out[i].from.family == 0);
       if (m.type == TCPU_RDV_OBSERVED)
         check(tcpu_addr_equal(&m.addr, &from));
       if (m.type == TCPU_RDV_PEER) {

@@ -447,11 +447,13 @@ static int teardown_server(void **state) {
 
 /* Feeds m from `from`; returns the number of replies, each checked for
  * the anti-amplification rule. */
-static int feed(const tcpu_addr *from, const tcpu_rdv_msg *m,
-                tcpu_tstamp now) {
+static int feed_at(const tcpu_addr *from, const tcpu_addr *local,
+                   const tcpu_rdv_msg *m, tcpu_tstamp now) {
   uint8_t b[TCPU_RDV_MAX_LEN];
   size_t n = enc(m, b);
-  int k = tcpu_rdv_server_recv(&srv, from, b, n, out, now);
+  int k = local != NULL
+              ? tcpu_rdv_server_recv_at(&srv, from, local, b, n, out, now)
+              : tcpu_rdv_server_recv(&srv, from, b, n, out, now);
   size_t sum = 0;
 
   assert_true(k >= 0 && k <= 2);
@@ -459,6 +461,11 @@ static int feed(const tcpu_addr *from, const tcpu_rdv_msg *m,
     sum += out[i].len;
   assert_true(sum <= n);
   return k;
+}
+
+static int feed(const tcpu_addr *from, const tcpu_rdv_msg *m,
+                tcpu_tstamp now) {
+  return feed_at(from, NULL, m, now);
 }
 
 static tcpu_rdv_msg reply_msg(int i) {
@@ -546,6 +553,40 @@ static void test_rdv_server_lookup_found_replies_and_pushes(void **state) {
   assert_true(tcpu_addr_equal(&r.addr, &b));
   assert_int_equal(srv.stats.found, 1);
   assert_int_equal(srv.stats.sent, 4);
+}
+
+/* A server on several addresses answers each request from the address it
+ * came to, and pushes to a peer from the address the peer registered at:
+ * its NAT knows only that one.  Without a local address, "any". */
+static void test_rdv_server_replies_from_the_address_asked(void **state) {
+  tcpu_addr a = v4(203, 0, 113, 5, 40000), b = v4(198, 51, 100, 1, 9);
+  tcpu_addr x = v4(192, 0, 2, 10, 7400), y = v6(9, 7400);
+  tcpu_rdv_msg ra = msg_register(1, "alice"), rb = msg_register(2, "bob");
+  tcpu_rdv_msg lk = msg_lookup(3, "alice", "bob");
+
+  (void)state;
+  x.port = y.port = 0; /* the local port is not part of it */
+  assert_int_equal(feed_at(&a, &x, &ra, S), 1);
+  assert_true(tcpu_addr_equal(&out[0].from, &x));
+  assert_int_equal(feed_at(&b, &y, &rb, S), 1);
+  assert_true(tcpu_addr_equal(&out[0].from, &y));
+  assert_int_equal(feed_at(&a, &x, &lk, 2 * S), 2);
+  assert_true(tcpu_addr_equal(&out[0].to, &b));
+  assert_true(tcpu_addr_equal(&out[0].from, &y));
+  assert_true(tcpu_addr_equal(&out[1].to, &a));
+  assert_true(tcpu_addr_equal(&out[1].from, &x));
+  /* The port a caller may pass along is dropped. */
+  tcpu_addr xp = x;
+  xp.port = 7400;
+  assert_int_equal(feed_at(&a, &xp, &ra, 3 * S), 1);
+  assert_true(tcpu_addr_equal(&out[0].from, &x));
+  /* Unknown: family 0 from here on, for the answer and for the push of
+   * a registration made without one. */
+  assert_int_equal(feed(&b, &rb, 4 * S), 1);
+  assert_int_equal(out[0].from.family, 0);
+  assert_int_equal(feed_at(&a, &x, &lk, 5 * S), 2);
+  assert_int_equal(out[0].from.family, 0);
+  assert_true(tcpu_addr_equal(&out[1].from, &x));
 }
 
 static void test_rdv_server_lookup_absent_or_expired_not_found(void **state) {
@@ -704,6 +745,7 @@ int main(void) {
       SRV_TEST(test_rdv_server_registration_expires_and_refreshes),
       SRV_TEST(test_rdv_server_latest_register_wins),
       SRV_TEST(test_rdv_server_lookup_found_replies_and_pushes),
+      SRV_TEST(test_rdv_server_replies_from_the_address_asked),
       SRV_TEST(test_rdv_server_lookup_absent_or_expired_not_found),
       SRV_TEST(test_rdv_server_lookup_needs_registered_looker),
       SRV_TEST(test_rdv_server_drops_malformed_and_replies),
