@@ -104,6 +104,9 @@ ssize_t udp_pktinfo_recv(udp_pktinfo *u, uint8_t *buf, size_t cap,
       struct in6_pktinfo pi;
       memcpy(&pi, CMSG_DATA(c), sizeof(pi));
       set_local(local, AF_INET6, &pi.ipi6_addr);
+      /* A link-local address means something only with its interface. */
+      if (local->family == TCPU_AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+        local->scope_id = pi.ipi6_ifindex;
     }
 #endif
   }
@@ -161,6 +164,7 @@ int udp_pktinfo_send(udp_pktinfo *u, const tcpu_addr *to,
     struct in6_pktinfo pi;
     memset(&pi, 0, sizeof(pi));
     memcpy(&pi.ipi6_addr, from->ip, 16);
+    pi.ipi6_ifindex = from->scope_id;
     put_cmsg(&mh, ctl.buf, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
   }
 #endif

@@ -32,7 +32,8 @@ void udp_pktinfo_close(udp_pktinfo *u);
 /* One waiting datagram into buf: its length (0 included), or -EAGAIN when
  * none waits, or another negative errno.  *truncated is set when it was
  * longer than cap.  from: its source (IPv4-mapped turned IPv4); local:
- * the address it was sent to, port 0 (family 0: unknown). */
+ * the address it was sent to, port 0, with its interface as scope when
+ * it is IPv6 link-local (family 0: unknown). */
 ssize_t udp_pktinfo_recv(udp_pktinfo *u, uint8_t *buf, size_t cap,
                          int *truncated, tcpu_addr *from, tcpu_addr *local);
 
