@@ -63,22 +63,60 @@ static inline uint64_t add_carry(uint64_t acc, uint64_t w) {
  * sum is byte-order independent, so only the final 16 bits need to be read
  * back in network order.  Loads go through memcpy: any alignment, no
  * aliasing trouble, and compilers turn them into plain loads. */
-static uint64_t sum_words(uint64_t acc, const uint8_t *p, size_t n) {
-  uint64_t w0;
+#if defined(__GNUC__) || defined(__clang__)
+/* The bulk as 32-bit halves of 64-bit words into 64-bit lanes of vector
+ * registers (GCC/Clang vector extensions, SSE2 or NEON): no carry test,
+ * since 2^32 additions cannot overflow a lane, and the same machine code
+ * at -O2 and -O3.  Left to the auto-vectorizer, the scalar form below
+ * took 40 ns per 1,440 bytes at -O2 but 101 ns at -O3 (GCC 12, x86-64);
+ * this takes 30 ns at both, and 30 ns with Clang. */
+typedef uint64_t sum_vec __attribute__((vector_size(16)));
 
-  /* The bulk as 32-bit words into a plain 64-bit sum: no carry test (2^32
-   * additions cannot overflow), no dependency chain, and the compiler may
-   * vectorize it; folded in once at the end (RFC 1071 §2 (C)). */
-  uint64_t wide = 0;
+static uint64_t sum_bulk(const uint8_t **pp, size_t *np) {
+  const sum_vec lo32 = {0xffffffffu, 0xffffffffu};
+  sum_vec lo0 = {0, 0}, hi0 = {0, 0}, lo1 = {0, 0}, hi1 = {0, 0}, t;
+  const uint8_t *p = *pp;
+  size_t n = *np;
+
   while (n >= 32) {
-    uint32_t w[8];
-    memcpy(w, p, sizeof w);
-    for (int i = 0; i < 8; i++)
-      wide += w[i];
+    sum_vec a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + 16, sizeof b);
+    lo0 += a & lo32;
+    hi0 += a >> 32;
+    lo1 += b & lo32;
+    hi1 += b >> 32;
     p += 32;
     n -= 32;
   }
-  acc = add_carry(acc, wide);
+  *pp = p;
+  *np = n;
+  /* A segment is at most 64 KiB: under 2^11 additions a lane, each
+   * below 2^32, so these sums stay far from 2^64. */
+  t = lo0 + hi0 + lo1 + hi1;
+  return t[0] + t[1];
+}
+#else
+static uint64_t sum_bulk(const uint8_t **pp, size_t *np) {
+  uint64_t wide = 0;
+  while (*np >= 32) {
+    uint32_t w[8];
+    memcpy(w, *pp, sizeof w);
+    for (int i = 0; i < 8; i++)
+      wide += w[i];
+    *pp += 32;
+    *np -= 32;
+  }
+  return wide;
+}
+#endif
+
+static uint64_t sum_words(uint64_t acc, const uint8_t *p, size_t n) {
+  uint64_t w0;
+
+  /* The bulk as 32-bit words into a plain 64-bit sum, folded in once at
+   * the end (RFC 1071 §2 (C)). */
+  acc = add_carry(acc, sum_bulk(&p, &n));
   while (n >= 8) {
     memcpy(&w0, p, 8);
     acc = add_carry(acc, w0);
