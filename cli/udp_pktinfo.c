@@ -2,7 +2,6 @@
 #include "udp_pktinfo.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,23 +42,16 @@ void udp_pktinfo_close(udp_pktinfo *u) {
   u->fd = -1;
 }
 
-static void set_local(tcpu_addr *local, int family, const void *ip) {
-  struct sockaddr_storage ss;
-
-  memset(&ss, 0, sizeof(ss));
+/* ip: 4 bytes for IPv4, 16 for IPv6 (an IPv4-mapped one becomes IPv4). */
+static void set_local(tcpu_addr *local, int family, const uint8_t *ip) {
+  memset(local, 0, sizeof(*local));
   if (family == AF_INET) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    s4->sin_family = AF_INET;
-    memcpy(&s4->sin_addr, ip, sizeof(s4->sin_addr));
-  } else {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    s6->sin6_family = AF_INET6;
-    memcpy(&s6->sin6_addr, ip, sizeof(s6->sin6_addr));
+    tcpu_addr_ipv4(local, ip, 0);
+    return;
   }
-  if (tcpu_uv_addr_from_sockaddr(local, (struct sockaddr *)&ss) != 0)
-    memset(local, 0, sizeof(*local));
-  else
-    tcpud_addr_unmap(local);
+  local->family = TCPU_AF_INET6;
+  memcpy(local->ip, ip, 16);
+  tcpud_addr_unmap(local);
 }
 
 ssize_t udp_pktinfo_recv(udp_pktinfo *u, uint8_t *buf, size_t cap,
@@ -95,7 +87,7 @@ ssize_t udp_pktinfo_recv(udp_pktinfo *u, uint8_t *buf, size_t cap,
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       struct in_pktinfo pi;
       memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-      set_local(local, AF_INET, &pi.ipi_addr);
+      set_local(local, AF_INET, (const uint8_t *)&pi.ipi_addr);
     }
 #endif
 #ifdef IPV6_PKTINFO
@@ -103,7 +95,7 @@ ssize_t udp_pktinfo_recv(udp_pktinfo *u, uint8_t *buf, size_t cap,
         local->family == 0) {
       struct in6_pktinfo pi;
       memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-      set_local(local, AF_INET6, &pi.ipi6_addr);
+      set_local(local, AF_INET6, (const uint8_t *)&pi.ipi6_addr);
       /* A link-local address means something only with its interface. */
       if (local->family == TCPU_AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
         local->scope_id = pi.ipi6_ifindex;

@@ -140,24 +140,16 @@ static chunk *chunk_of(const uv_buf_t *buf) {
   return (chunk *)(void *)(buf->base - offsetof(chunk, data));
 }
 
-static end *other(end *e) {
-  return e == &e->p->e[LOCAL] ? &e->p->e[TUN] : &e->p->e[LOCAL];
-}
-
-/* ----------------------------------------------------- kernel TCP end */
-
-static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+/* A read buffer: a chunk's data, or none when out of memory (the read
+ * then ends with UV_ENOBUFS and is tried again). */
+static uv_buf_t chunk_buf(void) {
   chunk *c = chunk_get();
-
-  (void)h;
-  (void)suggested;
-  *buf = c ? uv_buf_init((char *)c->data, CHUNK_SIZE) : uv_buf_init(NULL, 0);
+  return c ? uv_buf_init((char *)c->data, CHUNK_SIZE) : uv_buf_init(NULL, 0);
 }
 
-static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  end *e = s->data;
-  chunk *c = buf->base ? chunk_of(buf) : NULL;
-
+/* What a read brought, from either kind of stream: data, the end of the
+ * input, or an error; the chunk (NULL: none) goes back unless filled. */
+static void on_read(end *e, chunk *c, ssize_t nread) {
   if (nread > 0) {
     on_read_data(e, c, (size_t)nread);
     return;
@@ -168,6 +160,22 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     on_eof(e);
   else if (nread < 0 && nread != UV_ENOBUFS)
     pipe_fail(e->p, (int)nread, e, "read");
+}
+
+static end *other(end *e) {
+  return e == &e->p->e[LOCAL] ? &e->p->e[TUN] : &e->p->e[LOCAL];
+}
+
+/* ----------------------------------------------------- kernel TCP end */
+
+static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  *buf = chunk_buf();
+}
+
+static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  on_read(s->data, buf->base ? chunk_of(buf) : NULL, nread);
 }
 
 static int tcp_read_start(end *e) {
@@ -223,27 +231,13 @@ static void tcp_connected(uv_connect_t *req, int status) {
 /* ------------------------------------------------------- tunnel end */
 
 static void tun_alloc(tcpu_uv_stream *s, size_t suggested, uv_buf_t *buf) {
-  chunk *c = chunk_get();
-
   (void)s;
   (void)suggested;
-  *buf = c ? uv_buf_init((char *)c->data, CHUNK_SIZE) : uv_buf_init(NULL, 0);
+  *buf = chunk_buf();
 }
 
 static void tun_read(tcpu_uv_stream *s, ssize_t nread, const uv_buf_t *buf) {
-  end *e = s->data;
-  chunk *c = buf != NULL && buf->base ? chunk_of(buf) : NULL;
-
-  if (nread > 0) {
-    on_read_data(e, c, (size_t)nread);
-    return;
-  }
-  if (c != NULL)
-    chunk_put(c);
-  if (nread == UV_EOF)
-    on_eof(e);
-  else if (nread < 0 && nread != UV_ENOBUFS)
-    pipe_fail(e->p, (int)nread, e, "read");
+  on_read(s->data, buf != NULL && buf->base ? chunk_of(buf) : NULL, nread);
 }
 
 static int tun_read_start(end *e) {

@@ -56,6 +56,10 @@ uint64_t cpu_used(const cpu_mark *a, const cpu_mark *b);
 uint64_t rss_bytes(void); /* resident set of the process */
 uint64_t now_ns(void);    /* uv_hrtime() */
 
+/* Ends a loop whatever is left open (the guard's path after a failure):
+ * closes every handle, runs the loop dry, closes it. */
+void loop_finish(uv_loop_t *loop);
+
 /* Runs fn(arg) on a new thread pinned to `cpu` (-1: not pinned). */
 int thread_start(pthread_t *th, int cpu, void *(*fn)(void *), void *arg);
 void bench_set_knobs(unsigned io_flags, unsigned timer_flags,

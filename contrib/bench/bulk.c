@@ -49,19 +49,6 @@ static uint8_t *source(void) {
   return src;
 }
 
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
-/* Ends a loop whatever is left open (the guard's path after a failure). */
-static void loop_finish(uv_loop_t *loop) {
-  uv_walk(loop, close_walk, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
-}
-
 /* ============================================================ libtcpu */
 
 typedef struct lt_run {

@@ -28,18 +28,6 @@
 #define CPU_CLIENT 0
 #define CPU_SERVER 1
 
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
-static void loop_finish(uv_loop_t *loop) {
-  uv_walk(loop, close_walk, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
-}
-
 static void report(rr_result *res, lat *l, const char *key, int ok,
                    uint64_t lost) {
   res->ok = ok;

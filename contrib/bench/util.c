@@ -155,6 +155,18 @@ static void *thread_main(void *p) {
   return ta.fn(ta.arg);
 }
 
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void loop_finish(uv_loop_t *loop) {
+  uv_walk(loop, close_walk, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+}
+
 int thread_start(pthread_t *th, int cpu, void *(*fn)(void *), void *arg) {
   thread_arg *ta = malloc(sizeof(*ta));
   if (ta == NULL)

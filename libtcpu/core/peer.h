@@ -139,10 +139,10 @@ void tcpu_sealed_free(tcpu_endpoint *ep);
 void tcpu_sealed_recv(tcpu_endpoint *ep, const tcpu_addr *from,
                       const uint8_t *dgram, size_t len, tcpu_tstamp now);
 /* Seals the segment at buf + TCPU_NOISE_DATA_HEADER_LEN (len bytes) in
- * place, or from the send ring where ep->splice.seg points, for the peer `to` names and sets *to to its UDP endpoint.  The
- * datagram's length, or 0 when the peer has no keys yet (the caller holds
- * the segment's connection; the handshake has been asked for) or none at
- * all (counted). */
+ * place, or from the send ring where ep->splice.seg points, for the peer
+ * `to` names and sets *to to its UDP endpoint.  The datagram's length, or
+ * 0 when the peer has no keys yet (the caller holds the segment's
+ * connection; the handshake has been asked for) or none at all (counted). */
 size_t tcpu_sealed_wrap(tcpu_endpoint *ep, tcpu_addr *to, uint8_t *buf,
                         size_t len, size_t cap, tcpu_tstamp now);
 /* 1 when the peer behind addr can seal now; otherwise asks for a
